@@ -1,0 +1,34 @@
+//! Lesson 03: adds a new PID namespace. The child is PID 1 inside it, and inherits PID 1's
+//! duties; `--init` puts a tiny init in that place instead.
+//!
+//! `cargo run --bin 03-pid -- sh -c 'echo $$'` prints `1`.
+
+use clap::Parser;
+use nsbox::container::{Container, Namespace};
+use nsbox::lesson::{self, LessonArgs};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(about = "Lesson 03: run a command in new UTS, IPC and PID namespaces")]
+struct Cli {
+    #[command(flatten)]
+    lesson: LessonArgs,
+
+    /// Make PID 1 a tiny init that starts the command as PID 2, passes signals on and reaps orphans
+    #[arg(long)]
+    init: bool,
+}
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let args = cli.lesson;
+    let container = Container::new(args.command())
+        .hostname(&args.hostname)
+        // ANCHOR: namespaces
+        .namespaces([Namespace::Uts, Namespace::Ipc, Namespace::Pid])
+        // ANCHOR_END: namespaces
+        .with_init(cli.init);
+    lesson::run("03-pid", &container, args.quiet)
+}
+// ANCHOR_END: main

@@ -1,0 +1,66 @@
+//! What can go wrong, each with the words a student needs to fix it.
+
+use super::handshake::ChildError;
+use nix::errno::Errno;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The arguments make no sense; nothing was created.
+    #[error("{0}")]
+    BadInput(String),
+
+    /// We lack a capability the kernel will insist on.
+    #[error(
+        "{program} needs root: {why} needs CAP_SYS_ADMIN, and this process (uid {uid}) does not have it.\n\
+         fix: run it with `cargo run --bin {program}` (which uses sudo for you) or `sudo {path}`.\n\
+         Lesson 05 shows how a user namespace lets an ordinary user do this without root."
+    )]
+    NeedsRoot {
+        program: String,
+        path: String,
+        why: String,
+        uid: u32,
+    },
+
+    /// `clone(2)` itself said no.
+    #[error("clone({flags}) failed: {errno}{hint}")]
+    Clone {
+        flags: String,
+        errno: Errno,
+        hint: &'static str,
+    },
+
+    /// Something in the child, before or at `exec`, failed and the child told us.
+    #[error("{0}")]
+    Child(ChildError),
+
+    /// Parent and child could not talk.
+    #[error("handshake with the child: {0}")]
+    Handshake(#[from] std::io::Error),
+
+    /// Reading `/proc` failed.
+    #[error("reading /proc: {0}")]
+    Proc(#[from] procfs::ProcError),
+
+    /// Any other system call that failed in the parent.
+    #[error("{call}: {errno}")]
+    Sys { call: &'static str, errno: Errno },
+}
+
+impl Error {
+    /// The exit code the lesson binary ends with. The numbers follow the shell and `docker run`:
+    /// 2 for bad usage, 125 when the container could not be set up, 126 when the command
+    /// exists but could not be run, 127 when it does not exist.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::BadInput(_) => 2,
+            Error::Child(child) => child.exit_code(),
+            _ => 125,
+        }
+    }
+
+    /// Shorthand for a failed system call.
+    pub fn sys(call: &'static str) -> impl FnOnce(Errno) -> Error {
+        move |errno| Error::Sys { call, errno }
+    }
+}

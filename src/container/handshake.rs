@@ -1,0 +1,155 @@
+//! The channel between the parent and the child, and the messages they send.
+//!
+//! The child is created stopped at a door: it waits for [`Message::Go`] before it does anything,
+//! so the parent can first prepare what only it can prepare (uid maps in lesson 05, a veth in 06,
+//! cgroups in 07). If a step in the child fails, the child says so with [`Message::Failed`]
+//! instead of dying with a bare exit code.
+//!
+//! The channel is a `SOCK_SEQPACKET` socket pair: every `send` arrives as one whole message.
+//! Both ends are close-on-exec, which gives us a free signal: when the parent reads end-of-file,
+//! the child's end was closed by a successful `exec`.
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::fmt;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+// ANCHOR: message
+/// Everything parent and child say to each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// Parent → child: everything is ready, carry on.
+    Go,
+    /// Child → parent: a step failed, and the child will exit.
+    Failed(ChildError),
+    /// Init → parent: the command started, as this pid inside the container.
+    CommandStarted(i32),
+    /// Init → parent: it reaped an orphan with this pid (inside).
+    ReapedOrphan(i32),
+    /// Init → parent: the command ended; the exit code a shell would report.
+    CommandEnded(u8),
+}
+// ANCHOR_END: message
+
+/// A failed step in the child: which step, and the error number the kernel gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildError {
+    /// What the child was doing, e.g. `exec 'foo'` or `sethostname("box")`.
+    pub step: String,
+    pub errno: Errno,
+}
+
+impl ChildError {
+    /// As a shell would exit: 127 when the command was not found, 126 when it could not be run,
+    /// 125 when the container's own set-up failed.
+    pub fn exit_code(&self) -> u8 {
+        match (self.step.starts_with("exec"), self.errno) {
+            (true, Errno::ENOENT) => 127,
+            (true, _) => 126,
+            (false, _) => 125,
+        }
+    }
+}
+
+impl fmt::Display for ChildError {
+    /// "exec 'foo': No such file or directory"
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.errno.desc())
+    }
+}
+
+impl Message {
+    /// Messages travel as short lines of text, easy to read in `strace`.
+    fn encode(&self) -> String {
+        match self {
+            Message::Go => "go".into(),
+            Message::Failed(e) => format!("failed {} {}", e.errno as i32, e.step),
+            Message::CommandStarted(pid) => format!("started {pid}"),
+            Message::ReapedOrphan(pid) => format!("reaped {pid}"),
+            Message::CommandEnded(code) => format!("ended {code}"),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Message> {
+        let (word, rest) = text.split_once(' ').unwrap_or((text, ""));
+        match word {
+            "go" => Some(Message::Go),
+            "failed" => {
+                let (errno, step) = rest.split_once(' ')?;
+                let errno = Errno::from_raw(errno.parse().ok()?);
+                let step = step.to_string();
+                Some(Message::Failed(ChildError { step, errno }))
+            }
+            "started" => Some(Message::CommandStarted(rest.parse().ok()?)),
+            "reaped" => Some(Message::ReapedOrphan(rest.parse().ok()?)),
+            "ended" => Some(Message::CommandEnded(rest.parse().ok()?)),
+            _ => None,
+        }
+    }
+}
+
+/// One end of the channel.
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+// ANCHOR: channel
+/// Makes the two ends: one for the parent, one for the child.
+pub fn channel() -> nix::Result<(Channel, Channel)> {
+    let (parent, child) = socket::socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
+    Ok((Channel { fd: parent }, Channel { fd: child }))
+}
+// ANCHOR_END: channel
+
+impl AsRawFd for Channel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+impl Channel {
+    /// Sends one message.
+    pub fn send(&self, message: &Message) -> io::Result<()> {
+        let bytes = message.encode();
+        socket::send(self.fd.as_raw_fd(), bytes.as_bytes(), MsgFlags::MSG_NOSIGNAL)?;
+        Ok(())
+    }
+
+    /// Waits for one message. `None` means the other end is closed: the other side exited,
+    /// or (for the parent) the child's `exec` succeeded and closed it.
+    pub fn recv(&self) -> io::Result<Option<Message>> {
+        self.recv_with(MsgFlags::empty())
+    }
+
+    /// Like [`Channel::recv`], but returns `Ok(None)` at once if no message is waiting.
+    pub fn try_recv(&self) -> io::Result<Option<Message>> {
+        match self.recv_with(MsgFlags::MSG_DONTWAIT) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            other => other,
+        }
+    }
+
+    fn recv_with(&self, flags: MsgFlags) -> io::Result<Option<Message>> {
+        let mut buffer = [0u8; 4096];
+        let len = loop {
+            match socket::recv(self.fd.as_raw_fd(), &mut buffer, flags) {
+                Err(Errno::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        if len == 0 {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&buffer[..len]);
+        Message::decode(&text)
+            .map(Some)
+            .ok_or_else(|| io::Error::other(format!("unknown message {text:?}")))
+    }
+}

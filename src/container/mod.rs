@@ -1,0 +1,105 @@
+//! The container module: everything the lessons (and, later, the `nsbox` runtime) use to start a
+//! process in new namespaces.
+//!
+//! One file per idea:
+//! - [`namespaces`]: the eight namespace types and how to see which ones a process has;
+//! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before `exec`;
+//! - [`handshake`]: the messages parent and child send each other;
+//! - [`uts`]: the hostname;
+//! - [`pid`]: PID 1 and its duties (an optional tiny init);
+//! - [`signals`]: passing the signals the lesson binary gets on to the container;
+//! - [`exit`]: turning how the container ended into an exit code, as a shell does;
+//! - [`privileges`]: checking we are allowed to do any of this;
+//! - [`narrate`]: telling the student what just happened.
+//!
+//! A later lesson adds a file here and a field to [`Container`]; it changes nothing else.
+
+pub mod error;
+pub mod exit;
+pub mod handshake;
+pub mod namespaces;
+pub mod narrate;
+pub mod pid;
+pub mod privileges;
+pub mod signals;
+pub mod spawn;
+pub mod uts;
+
+mod run;
+
+pub use error::Error;
+pub use exit::Ending;
+pub use namespaces::Namespace;
+pub use narrate::Narrator;
+pub use run::run;
+
+use nix::sched::CloneFlags;
+
+/// What to isolate, and what to run once it is isolated.
+///
+/// Later lessons add fields here: uid/gid maps (05), a network (06), resource limits (07)
+/// and a root filesystem (the `nsbox` runtime).
+#[derive(Clone, Debug)]
+pub struct Container {
+    /// The new namespaces the child gets. Every namespace type not listed is shared with us.
+    pub namespaces: Vec<Namespace>,
+    /// The hostname the child sets in its UTS namespace (only meaningful with [`Namespace::Uts`]).
+    pub hostname: Option<String>,
+    /// The program and its arguments; `command[0]` is looked up in `$PATH`.
+    pub command: Vec<String>,
+    /// Run a tiny init as PID 1, which starts the command as PID 2 (see [`pid`]).
+    pub init: bool,
+}
+
+impl Container {
+    /// A container that runs `command` and isolates nothing yet.
+    pub fn new(command: Vec<String>) -> Self {
+        Container {
+            namespaces: Vec::new(),
+            hostname: None,
+            command,
+            init: false,
+        }
+    }
+
+    /// Ask for these new namespaces.
+    pub fn namespaces(mut self, namespaces: impl IntoIterator<Item = Namespace>) -> Self {
+        self.namespaces.extend(namespaces);
+        self
+    }
+
+    /// Set this hostname inside the container.
+    pub fn hostname(mut self, name: &str) -> Self {
+        self.hostname = Some(name.to_string());
+        self
+    }
+
+    /// Run a tiny init as PID 1 that starts the command as its child.
+    pub fn with_init(mut self, init: bool) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// The namespace part of the `clone(2)` flags.
+    pub fn clone_flags(&self) -> CloneFlags {
+        self.namespaces
+            .iter()
+            .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
+    }
+
+    /// Checks everything that can be checked before anything is created.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.command.is_empty() {
+            return Err(Error::BadInput("no command to run".into()));
+        }
+        if let Some(name) = &self.hostname {
+            uts::validate_hostname(name)?;
+        }
+        if self.init && !self.namespaces.contains(&Namespace::Pid) {
+            return Err(Error::BadInput(
+                "--init needs a new PID namespace: only a namespace's PID 1 inherits orphans".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! The whole life of a container, from the parent's side: check, clone, tell, go, wait.
+
+use super::exit::{self, Ending};
+use super::handshake::Message;
+use super::namespaces::{self, NamespacePair};
+use super::signals::{self, Arrival, SignalInbox};
+use super::spawn::{self, Child};
+use super::{Container, Error, Narrator, pid, privileges};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+// ANCHOR: run
+/// Runs `container` to the end and returns how its command ended.
+pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> {
+    container.validate()?;
+    privileges::require_cap_sys_admin(narrator.program(), container)?;
+    let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
+    let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
+    narrator.say(format!(
+        "clone({}): asking the kernel for a child process{}",
+        spawn::flag_names(&container.namespaces),
+        describe_new_namespaces(container)
+    ));
+    let child = spawn::spawn(container, &old_mask)?;
+    let result = supervise(container, &child, &inbox, narrator);
+    if result.is_err() {
+        stop(child.pid);
+    }
+    result
+}
+// ANCHOR_END: run
+
+/// From "the child exists" to "the child ended".
+fn supervise(
+    container: &Container,
+    child: &Child,
+    inbox: &SignalInbox,
+    narrator: &Narrator,
+) -> Result<Ending, Error> {
+    // The child is waiting for Go: this is when the parent looks at it (and, in later
+    // lessons, writes its uid maps, moves a veth into it, puts it in a cgroup).
+    narrate_child(child.pid, narrator)?;
+    narrate_plan(container, narrator);
+    child.channel.send(&Message::Go)?;
+    match child.channel.recv()? {
+        // End-of-file: exec closed the child's close-on-exec end. The command runs.
+        None => {}
+        Some(Message::CommandStarted(inside)) => narrator.say(format!(
+            "{} (pid 1) started {} as pid {inside}",
+            pid::INIT_NAME,
+            command_name(container)
+        )),
+        Some(Message::Failed(error)) => {
+            wait_quietly(child.pid);
+            return Err(Error::Child(error));
+        }
+        Some(other) => return Err(Error::Handshake(unexpected(&other))),
+    }
+    let ending = wait_passing_signals(child.pid, inbox, narrator)?;
+    let ending = read_init_report(child, narrator).unwrap_or(ending);
+    narrator.say(format!(
+        "{} {ending}, so {} exits with {}",
+        command_name(container),
+        narrator.program(),
+        exit::explain_code(ending)
+    ));
+    Ok(ending)
+}
+
+/// " in a new UTS namespace" / " in new UTS, IPC and PID namespaces".
+fn describe_new_namespaces(container: &Container) -> String {
+    let names: Vec<String> = container
+        .namespaces
+        .iter()
+        .map(|ns| ns.proc_name().to_uppercase().replace("MNT", "mount"))
+        .collect();
+    match names.as_slice() {
+        [] => String::new(),
+        [one] => format!(" in a new {one} namespace"),
+        [rest @ .., last] => format!(" in new {} and {last} namespaces", rest.join(", ")),
+    }
+}
+
+// ANCHOR: narrate_child
+/// Tells the child's pid on both sides and which namespaces it does not share with us.
+fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
+    let ids = pid::nspids(child)?;
+    let inside = ids.last().copied().unwrap_or(child.as_raw());
+    if ids.len() > 1 {
+        narrator.say(format!(
+            "the child is host pid {child}; inside its new PID namespace it is pid {inside} \
+             (NSpid in /proc/{child}/status: {})",
+            join(&ids)
+        ));
+    } else {
+        narrator.say(format!(
+            "the child is host pid {child}, and the same pid inside (no new PID namespace)"
+        ));
+    }
+    narrator.say(format!(
+        "its namespaces (/proc/{child}/ns/*) against ours (/proc/self/ns/*):"
+    ));
+    for pair in namespaces::compare_with_child(child)? {
+        narrator.detail(describe_pair(&pair));
+    }
+    Ok(())
+}
+// ANCHOR_END: narrate_child
+
+/// "uts     4026532301  NEW (ours: 4026531838)" / "net     4026531840  shared".
+fn describe_pair(pair: &NamespacePair) -> String {
+    let name = pair.kind.proc_name();
+    if pair.is_new() {
+        format!("{name:<7} {:>10}  NEW (ours: {})", pair.child, pair.ours)
+    } else {
+        format!("{name:<7} {:>10}  shared", pair.child)
+    }
+}
+
+/// What the child does after Go.
+fn narrate_plan(container: &Container, narrator: &Narrator) {
+    let mut steps = Vec::new();
+    if let Some(name) = &container.hostname {
+        steps.push(format!("sethostname(\"{name}\")"));
+    }
+    if container.init {
+        steps.push(format!("become {} and fork", pid::INIT_NAME));
+    }
+    steps.push(format!("exec {}", show_command(&container.command)));
+    narrator.say(format!("go! the child will now {}", steps.join(", then ")));
+}
+
+// ANCHOR: wait
+/// Waits for the child to end, passing on the signals we get meanwhile.
+fn wait_passing_signals(
+    child: Pid,
+    inbox: &SignalInbox,
+    narrator: &Narrator,
+) -> Result<Ending, Error> {
+    let mut warned = false;
+    loop {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            Ok(status) => {
+                if let Some(ending) = Ending::from_wait_status(status) {
+                    return Ok(ending);
+                }
+            }
+            Err(errno) => return Err(Error::Sys { call: "waitpid", errno }),
+        }
+        let arrival = inbox.next().map_err(Error::sys("read(signalfd)"))?;
+        if arrival.signal != Signal::SIGCHLD {
+            pass_on(child, arrival, &mut warned, narrator);
+        }
+    }
+}
+// ANCHOR_END: wait
+
+// ANCHOR: pass_on
+/// Sends the child a signal we got, unless the terminal already sent it to the whole
+/// foreground group. If the child is a PID 1 that will drop it, say so; if it happens twice,
+/// use SIGKILL, which the kernel always delivers from outside the namespace.
+fn pass_on(child: Pid, arrival: Arrival, warned: &mut bool, narrator: &Narrator) {
+    let name = arrival.signal.as_str();
+    if !arrival.from_terminal {
+        let _ = kill(child, arrival.signal);
+        narrator.say(format!("got {name}, passed it on to host pid {child}"));
+    }
+    if !pid::drops_signal(child, arrival.signal) {
+        return;
+    }
+    if *warned {
+        narrator.say(format!("{name} again: sending SIGKILL to host pid {child}"));
+        let _ = kill(child, Signal::SIGKILL);
+        return;
+    }
+    *warned = true;
+    narrator.say(format!(
+        "note: the container's PID 1 has no handler for {name}, so the kernel drops it \
+         (PID 1 is special, see chapter 03). Send it again to kill it with SIGKILL, \
+         or use --init."
+    ));
+}
+// ANCHOR_END: pass_on
+
+/// With `--init`, our init reports what happened inside: orphans it reaped and how the
+/// command itself ended (its own exit code carries the same number).
+fn read_init_report(child: &Child, narrator: &Narrator) -> Option<Ending> {
+    let mut ending = None;
+    while let Ok(Some(message)) = child.channel.try_recv() {
+        match message {
+            Message::ReapedOrphan(pid) => narrator.say(format!(
+                "{} reaped orphan pid {pid} (it had exited, and its parent was gone)",
+                pid::INIT_NAME
+            )),
+            Message::CommandEnded(code) => ending = Some(Ending::from_shell_code(code)),
+            _ => {}
+        }
+    }
+    ending
+}
+
+/// Kills and reaps a child we gave up on, so nothing is left behind.
+fn stop(child: Pid) {
+    let _ = kill(child, Signal::SIGKILL);
+    wait_quietly(child);
+}
+
+fn wait_quietly(child: Pid) {
+    let _ = waitpid(child, None);
+}
+
+fn unexpected(message: &Message) -> std::io::Error {
+    std::io::Error::other(format!("unexpected message from the child: {message:?}"))
+}
+
+fn command_name(container: &Container) -> &str {
+    let program = container.command.first().map(String::as_str).unwrap_or("");
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// The command as a student would type it, quoting words with spaces.
+fn show_command(command: &[String]) -> String {
+    let words: Vec<String> = command
+        .iter()
+        .map(|word| {
+            if word.is_empty() || word.contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c)) {
+                format!("'{}'", word.replace('\'', r"'\''"))
+            } else {
+                word.clone()
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+fn join(ids: &[i32]) -> String {
+    ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(" ")
+}

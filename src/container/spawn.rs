@@ -1,0 +1,124 @@
+//! Creating the child with `clone(2)`, and what the child does until it becomes the command.
+
+use super::handshake::{self, Channel, ChildError, Message};
+use super::{Container, Error, pid, signals, uts};
+use nix::errno::Errno;
+use nix::sched::clone;
+use nix::sys::signal::{SigSet, Signal};
+use nix::unistd::{Pid, execvp};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, RawFd};
+
+/// The child's stack. `clone(2)` without `CLONE_VM` gives the child a copy of our memory, so
+/// this only needs to hold the child's few calls before `exec` (or our small init's loop).
+const STACK_SIZE: usize = 1024 * 1024;
+
+/// A child waiting at the door for [`Message::Go`].
+pub struct Child {
+    /// Its pid as we (the host) see it.
+    pub pid: Pid,
+    /// Our end of the channel.
+    pub channel: Channel,
+}
+
+// ANCHOR: spawn
+/// Calls `clone(2)` with the container's namespace flags. The child inherits `old_mask`'s
+/// replacement (the watched signals blocked) and restores `old_mask` before `exec`.
+pub fn spawn(container: &Container, old_mask: &SigSet) -> Result<Child, Error> {
+    let (parent_end, child_end) = handshake::channel().map_err(Error::sys("socketpair"))?;
+    let parent_end_fd = parent_end.as_raw_fd();
+    let mut stack = vec![0u8; STACK_SIZE];
+    let flags = container.clone_flags();
+    let child_main = Box::new(|| child_main(container, &child_end, parent_end_fd, old_mask));
+    // SAFETY: this process is single-threaded, and without CLONE_VM the child gets its own
+    // copy of memory, as after fork(2): it can run any of our code. `stack` outlives the call
+    // in our memory, and the child has its own copy of it.
+    let pid = unsafe { clone(child_main, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
+        .map_err(|errno| clone_error(&container.namespaces, errno))?;
+    Ok(Child {
+        pid,
+        channel: parent_end,
+    })
+}
+// ANCHOR_END: spawn
+
+// ANCHOR: child_main
+/// The child's whole life before `exec`. Its return value is its exit code, used only when
+/// something failed.
+fn child_main(container: &Container, channel: &Channel, parent_end: RawFd, old_mask: &SigSet) -> isize {
+    // We got a copy of the parent's end too. Close it: if the parent dies, we then read
+    // end-of-file below instead of waiting forever.
+    let _ = nix::unistd::close(parent_end);
+    if !matches!(channel.recv(), Ok(Some(Message::Go))) {
+        return 125; // The parent is gone: nobody is left to tell.
+    }
+    let error = match prepare(container) {
+        Ok(()) if container.init => return pid::run_init(&container.command, channel, old_mask) as isize,
+        Ok(()) => {
+            let _ = signals::restore_mask(old_mask);
+            exec(&container.command)
+        }
+        Err(error) => error,
+    };
+    let _ = channel.send(&Message::Failed(error.clone()));
+    error.exit_code() as isize
+}
+// ANCHOR_END: child_main
+
+/// What the child sets up inside its new namespaces. Each lesson that needs a step in the
+/// child adds one line here.
+fn prepare(container: &Container) -> Result<(), ChildError> {
+    if let Some(name) = &container.hostname {
+        uts::set_hostname(name).map_err(|errno| ChildError {
+            step: format!("sethostname({name:?})"),
+            errno,
+        })?;
+    }
+    Ok(())
+}
+
+// ANCHOR: exec
+/// Replaces this process with the command, looked up in `$PATH` like a shell does.
+/// Returns only if that failed.
+pub fn exec(command: &[String]) -> ChildError {
+    let args: Result<Vec<CString>, _> = command.iter().map(|a| CString::new(a.as_str())).collect();
+    let Ok(args) = args else {
+        return exec_error(command, Errno::EINVAL);
+    };
+    match execvp(&args[0], &args) {
+        Err(errno) => exec_error(command, errno),
+    }
+}
+// ANCHOR_END: exec
+
+/// "exec 'foo'" with the errno the kernel gave.
+pub fn exec_error(command: &[String], errno: Errno) -> ChildError {
+    ChildError {
+        step: format!("exec '{}'", command[0]),
+        errno,
+    }
+}
+
+/// The flags as a student would write them: `CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD`.
+pub fn flag_names(namespaces: &[super::Namespace]) -> String {
+    let names: Vec<&str> = namespaces.iter().map(|ns| ns.flag_name()).collect();
+    let mut names = names.join(" | ");
+    if !names.is_empty() {
+        names.push_str(" | ");
+    }
+    names + "SIGCHLD"
+}
+
+fn clone_error(namespaces: &[super::Namespace], errno: Errno) -> Error {
+    let hint = match errno {
+        Errno::EPERM => " (the kernel refused: run it as root, see the error above)",
+        Errno::EINVAL => " (this kernel does not support one of these namespaces)",
+        Errno::ENOSPC => " (a namespace count limit in /proc/sys/user/ is reached)",
+        _ => "",
+    };
+    Error::Clone {
+        flags: flag_names(namespaces),
+        errno,
+        hint,
+    }
+}

@@ -1,0 +1,31 @@
+//! The UTS namespace: the hostname (and the NIS domain name) a process sees.
+
+use super::Error;
+
+/// The kernel's limit on a hostname's length in bytes (`HOST_NAME_MAX` in `<limits.h>`).
+pub const HOST_NAME_MAX: usize = 64;
+
+/// Refuses a hostname the kernel would refuse, before we create anything.
+pub fn validate_hostname(name: &str) -> Result<(), Error> {
+    if name.len() > HOST_NAME_MAX {
+        return Err(Error::BadInput(format!(
+            "hostname '{name}' is {} bytes long; the kernel allows at most {HOST_NAME_MAX} \
+             (HOST_NAME_MAX). Pick a shorter --hostname.",
+            name.len()
+        )));
+    }
+    if name.contains('\0') {
+        return Err(Error::BadInput(
+            "a hostname cannot contain a NUL byte".into(),
+        ));
+    }
+    Ok(())
+}
+
+// ANCHOR: set_hostname
+/// Runs in the child: changes the hostname of the UTS namespace it is in. Because the child
+/// has a new UTS namespace, the host's hostname stays as it was.
+pub fn set_hostname(name: &str) -> nix::Result<()> {
+    nix::unistd::sethostname(name)
+}
+// ANCHOR_END: set_hostname

@@ -1,0 +1,7 @@
+//! nsbox: learn how Linux containers work by building one, one kernel feature at a time.
+//!
+//! - [`container`]: the module every lesson binary (and the `nsbox` runtime) is made of.
+//! - [`lesson`]: the command line all lesson binaries share.
+
+pub mod container;
+pub mod lesson;
