@@ -16,7 +16,7 @@ pub struct LessonArgs {
     pub quiet: bool,
 
     /// The command to run inside, and its arguments [default: /bin/sh]
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 

@@ -14,11 +14,6 @@ pub fn validate_hostname(name: &str) -> Result<(), Error> {
             name.len()
         )));
     }
-    if name.contains('\0') {
-        return Err(Error::BadInput(
-            "a hostname cannot contain a NUL byte".into(),
-        ));
-    }
     Ok(())
 }
 

@@ -1,1 +1,78 @@
-fn main(){}
+//! nsbox-probe: a tiny helper the tests run *inside* a container to report what it sees.
+//! It is not part of the course. Each subcommand prints one plain answer on stdout.
+//!
+//! - `mq-create NAME`: create a POSIX message queue, print `created`
+//! - `mq-exists NAME`: print `present` or `absent`
+//! - `mq-unlink NAME`: remove it, print `removed`
+//! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
+
+use nix::errno::Errno;
+use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
+use nix::sys::stat::Mode;
+use std::ffi::CString;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let answer = match words.as_slice() {
+        ["mq-create", name] => mq_create(name),
+        ["mq-exists", name] => mq_exists(name),
+        ["mq-unlink", name] => mq_remove(name),
+        ["fds"] => open_fds(),
+        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds".to_string()),
+    };
+    match answer {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(text) => {
+            eprintln!("nsbox-probe: {text}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn queue_name(name: &str) -> CString {
+    CString::new(name).expect("queue name without NUL")
+}
+
+fn mq_create(name: &str) -> Result<String, String> {
+    let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR;
+    let mode = Mode::from_bits_truncate(0o600);
+    // nix passes neither mode nor attributes when `attr` is None, even with O_CREAT, and the
+    // kernel then reads garbage (EINVAL): give both.
+    let attr = MqAttr::new(0, 10, 64, 0);
+    mq_open(queue_name(name).as_c_str(), flags, mode, Some(&attr))
+        .map(|_| "created".to_string())
+        .map_err(|e| format!("mq_open({name}, O_CREAT): {e}"))
+}
+
+fn mq_exists(name: &str) -> Result<String, String> {
+    match mq_open(queue_name(name).as_c_str(), MQ_OFlag::O_RDONLY, Mode::empty(), None) {
+        Ok(_) => Ok("present".to_string()),
+        Err(Errno::ENOENT) => Ok("absent".to_string()),
+        Err(e) => Err(format!("mq_open({name}): {e}")),
+    }
+}
+
+fn mq_remove(name: &str) -> Result<String, String> {
+    mq_unlink(queue_name(name).as_c_str())
+        .map(|_| "removed".to_string())
+        .map_err(|e| format!("mq_unlink({name}): {e}"))
+}
+
+/// Lists /proc/self/fd, leaving out the descriptor used to read that directory.
+fn open_fds() -> Result<String, String> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| e.to_string())?;
+    let mut fds: Vec<i32> = dir
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| {
+            let target = std::fs::read_link(format!("/proc/self/fd/{fd}"));
+            !matches!(target, Ok(path) if path.to_str() == Some("/proc/self/fd") || path.to_string_lossy().ends_with("/fd"))
+        })
+        .collect();
+    fds.sort();
+    Ok(fds.iter().map(|fd| fd.to_string()).collect::<Vec<_>>().join(" "))
+}

@@ -1,0 +1,199 @@
+//! Lesson 03: a new PID namespace. The child is PID 1 inside it, with PID 1's duties; with
+//! `--init` a tiny init takes that place and the command is PID 2.
+
+mod common;
+
+use common::*;
+use nix::sys::signal::Signal;
+use rstest::rstest;
+use std::time::{Duration, Instant};
+
+/// `echo $$` prints the shell's own pid: 1 in a new PID namespace, the host's number without.
+#[rstest]
+#[case::no_pid_namespace("02-ipc", &[], false)]
+#[case::new_pid_namespace("03-pid", &[], true)]
+#[case::under_init("03-pid", &["--init"], false)]
+fn shell_pid_inside(mut host: HostGuard, #[case] lesson: &str, #[case] options: &[&str], #[case] is_one: bool) {
+    let mut args = options.to_vec();
+    args.extend(["sh", "-c", "echo $$"]);
+    let run = run(lesson, &args);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.trim() == "1", is_one, "echo $$ printed {}", run.stdout);
+    if options.contains(&"--init") {
+        assert_eq!(run.stdout.trim(), "2", "under --init the command is pid 2");
+    }
+}
+
+/// From the host, the container has an ordinary pid, and its NSpid line lists both numbers.
+#[rstest]
+fn host_sees_both_pids_in_nspid(mut host: HostGuard) {
+    let mut running = Running::start("03-pid", &["sh", "-c", "echo $$; cat >/dev/null"]);
+    let child = running.container_pid();
+    assert_eq!(running.wait_for(Source::Stdout, ""), "1");
+    assert_ne!(child.as_raw(), 1);
+    let nspid = status_field(child.as_raw(), "NSpid").unwrap();
+    assert_eq!(nspid.split_whitespace().collect::<Vec<_>>(), [child.to_string().as_str(), "1"]);
+    running.close_stdin();
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0);
+}
+
+/// Signals sent to the lesson binary reach the command. Under --init the command is an
+/// ordinary process (PID 2) whose default action for the signal is to die.
+#[rstest]
+#[case::sigint(Signal::SIGINT)]
+#[case::sigterm(Signal::SIGTERM)]
+#[case::sighup(Signal::SIGHUP)]
+fn signal_reaches_the_command_under_init(mut host: HostGuard, #[case] signal: Signal) {
+    let mut running = Running::start("03-pid", &["--init", "sleep", "30"]);
+    running.wait_for(Source::Stderr, "started sleep as pid 2");
+    running.signal(signal);
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 128 + signal as i32, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("sleep was killed by {}", signal.as_str())), "{}", run.stderr);
+}
+
+/// The kernel drops signals to a namespace's PID 1 that it has no handler for: `sleep` as
+/// PID 1 survives SIGTERM. The binary says so, and a second SIGTERM becomes a SIGKILL.
+#[rstest]
+fn pid_1_without_a_handler_ignores_sigterm(mut host: HostGuard) {
+    let mut running = Running::start("03-pid", &["sleep", "30"]);
+    let child = running.container_pid();
+    running.wait_for(Source::Stderr, "go!");
+    wait_until("sleep has exec'd", || {
+        std::fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    running.signal(Signal::SIGTERM);
+    running.wait_for(Source::Stderr, "the kernel drops it");
+    // SIGTERM was sent and dropped: the process lives on, not even a zombie.
+    std::thread::sleep(Duration::from_millis(200));
+    let state = status_field(child.as_raw(), "State").expect("PID 1 still exists");
+    assert!(state.starts_with('S'), "PID 1 is {state}");
+    running.signal(Signal::SIGTERM);
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 128 + Signal::SIGKILL as i32, "{}", run.stderr);
+}
+
+/// A PID 1 that does install a handler gets the signal.
+#[rstest]
+fn pid_1_with_a_handler_gets_sigterm(mut host: HostGuard) {
+    let script = "trap 'echo got TERM; exit 42' TERM; echo ready; sleep 30 & wait";
+    let mut running = Running::start("03-pid", &["sh", "-c", script]);
+    running.wait_for(Source::Stdout, "ready");
+    running.signal(Signal::SIGTERM);
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 42, "{}", run.stderr);
+    assert!(run.stdout.contains("got TERM"));
+}
+
+/// A subshell starts `sleep 0.2` in the background and exits: the sleep is an orphan, and the
+/// kernel makes PID 1 its parent. Our init reaps it; `sleep 30` as PID 1 never does, so it
+/// stays a zombie until the namespace dies.
+#[rstest]
+#[case::init_reaps_it(&["--init"], false)]
+#[case::sleep_as_pid_1_does_not(&[], true)]
+fn orphan_is_reaped_by_init(mut host: HostGuard, #[case] options: &[&str], #[case] zombie_stays: bool) {
+    let mut args = options.to_vec();
+    args.extend(["sh", "-c", "(sleep 0.2 &); exec sleep 30"]);
+    let mut running = Running::start("03-pid", &args);
+    let child = running.container_pid();
+    let pid_ns = ns_inode(&child.to_string(), "pid").unwrap();
+    running.wait_for(Source::Stderr, "go!");
+    let zombies = || {
+        pids_in_namespace("pid", pid_ns)
+            .into_iter()
+            .filter(|pid| status_field(*pid, "State").is_some_and(|s| s.starts_with('Z')))
+            .collect::<Vec<_>>()
+    };
+    // Wait until the orphan has exited: everything left in the namespace is then `sleep 30`,
+    // our init, or a zombie.
+    let is_zombie = |pid: i32| status_field(pid, "State").is_some_and(|s| s.starts_with('Z'));
+    let cmdline = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    wait_until("the orphan has exited", || {
+        let pids = pids_in_namespace("pid", pid_ns);
+        let settled = |pid: &i32| {
+            is_zombie(*pid)
+                || cmdline(*pid) == "sleep\x0030\x00"
+                || status_field(*pid, "Name").as_deref() == Some("nsbox-init")
+        };
+        pids.iter().any(|pid| cmdline(*pid) == "sleep\x0030\x00") && pids.iter().all(settled)
+    });
+    if zombie_stays {
+        // Nobody will ever wait for it: it is still a zombie a while later.
+        std::thread::sleep(Duration::from_millis(300));
+        let found = zombies();
+        assert_eq!(found.len(), 1, "expected one zombie, found {found:?}");
+        let parent = status_field(found[0], "PPid").unwrap();
+        assert_eq!(parent, child.to_string(), "the zombie's parent is PID 1");
+        running.signal(Signal::SIGTERM);
+        running.wait_for(Source::Stderr, "the kernel drops it");
+        running.signal(Signal::SIGTERM);
+    } else {
+        wait_until("init has reaped every zombie", || zombies().is_empty());
+        running.signal(Signal::SIGTERM);
+    }
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.stderr.contains("reaped orphan pid"), !zombie_stays, "{}", run.stderr);
+    // When PID 1 dies the whole namespace goes, zombies included (the guard checks it).
+}
+
+/// When PID 1 exits, the kernel kills every other process in its namespace.
+#[rstest]
+fn namespace_dies_with_pid_1(mut host: HostGuard) {
+    let started = Instant::now();
+    let run = run("03-pid", &["sh", "-c", "sleep 30 & echo started $!"]);
+    host.watch(&run.stderr);
+    assert_eq!((run.code, run.stdout.trim()), (0, "started 2"));
+    assert!(started.elapsed() < Duration::from_secs(20), "the background sleep kept it alive");
+}
+
+/// The command's exit code is the binary's.
+#[rstest]
+#[case::no_init(&[])]
+#[case::init(&["--init"])]
+fn exit_code_passes_through(mut host: HostGuard, #[case] options: &[&str]) {
+    let mut args = options.to_vec();
+    args.extend(["sh", "-c", "exit 7"]);
+    let run = run("03-pid", &args);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(run.stderr.contains("sh exited with code 7, so 03-pid exits with 7"), "{}", run.stderr);
+}
+
+/// The chapter's transcripts.
+#[rstest]
+fn transcript_pid_1(mut host: HostGuard) {
+    let mut transcript = Transcript::default();
+    let args = ["sh", "-c", "echo my pid is $$; hostname"];
+    let (code, output) = run_merged("03-pid", &args);
+    host.watch(&output);
+    assert_eq!(code, 0);
+    transcript.lesson("03-pid", &args, &output);
+    assert_transcript("03-pid", "pid-1", &transcript);
+}
+
+#[rstest]
+fn transcript_init(mut host: HostGuard) {
+    let mut transcript = Transcript::default();
+    let args = ["--init", "sh", "-c", "echo my pid is $$; (sleep 0.1 &); sleep 0.3; exit 3"];
+    let (code, output) = run_merged("03-pid", &args);
+    host.watch(&output);
+    assert_eq!(code, 3);
+    transcript.lesson("03-pid", &args, &output);
+    transcript.command("echo $?", "3\n");
+    assert_transcript("03-pid", "init", &transcript);
+}
+
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + RUN_LIMIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

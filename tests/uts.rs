@@ -1,0 +1,76 @@
+//! Lesson 01: a new UTS namespace gives the container a hostname of its own.
+
+mod common;
+
+use common::*;
+use rstest::rstest;
+
+/// Inside, `hostname` prints the name we asked for, and the host's hostname never changes.
+#[rstest]
+#[case::default_name(&[], "container")]
+#[case::chosen_name(&["--hostname", "box-1"], "box-1")]
+#[case::longest_allowed_name(&["--hostname", &"h".repeat(64)], &"h".repeat(64))]
+fn hostname_inside_is_the_requested_one(
+    mut host: HostGuard,
+    #[case] options: &[&str],
+    #[case] expected: &str,
+) {
+    let before = host_hostname();
+    let mut args = options.to_vec();
+    // The container prints its hostname, then waits on stdin: the test looks at the host
+    // *during* the run, then lets it finish.
+    args.extend(["sh", "-c", "hostname; cat >/dev/null"]);
+    let mut running = Running::start("01-uts", &args);
+    let inside = running.wait_for(Source::Stdout, "");
+    assert_eq!(inside, expected);
+    assert_eq!(host_hostname(), before, "the host's hostname changed during the run");
+    running.close_stdin();
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0);
+    assert_eq!(host_hostname(), before, "the host's hostname changed after the run");
+}
+
+/// Seen from outside, in /proc: the child's uts namespace differs from ours, and every other
+/// namespace is the same one.
+#[rstest]
+fn only_the_uts_namespace_differs(mut host: HostGuard) {
+    let mut running = Running::start("01-uts", &["sh", "-c", "cat >/dev/null"]);
+    let child = running.container_pid().to_string();
+    running.wait_for(Source::Stderr, "go!");
+    for kind in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
+        let ours = ns_inode("self", kind).unwrap();
+        let theirs = ns_inode(&child, kind).unwrap();
+        assert_eq!(ours != theirs, kind == "uts", "{kind}: ours {ours}, the child's {theirs}");
+    }
+    running.close_stdin();
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0);
+    // The narration's table says the same as /proc.
+    let new_rows: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" NEW ")).collect();
+    assert_eq!(new_rows.len(), 1, "{}", run.stderr);
+    assert!(new_rows[0].trim_start().starts_with("uts"), "{}", run.stderr);
+}
+
+/// The chapter's first experiment, as the student's terminal shows it.
+#[rstest]
+fn transcript_hostname(mut host: HostGuard) {
+    let args = ["--hostname", "box", "sh", "-c", "hostname; uname -n"];
+    let (code, output) = run_merged("01-uts", &args);
+    host.watch(&output);
+    assert_eq!(code, 0);
+    let mut transcript = Transcript::default();
+    transcript.command("hostname", &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"));
+    transcript.lesson("01-uts", &args, &output);
+    transcript.command("hostname", &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"));
+    assert_transcript("01-uts", "hostname", &transcript);
+}
+
+/// `--quiet` leaves only the command's output.
+#[rstest]
+fn quiet_prints_only_the_command_output(mut host: HostGuard) {
+    let run = run("01-uts", &["--quiet", "--hostname", "q", "hostname"]);
+    host.watch(&run.stderr);
+    assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (0, "q\n", ""));
+}
