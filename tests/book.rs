@@ -19,7 +19,9 @@ fn includes_in(file: &Path) -> Vec<Include> {
     let dir = file.parent().unwrap();
     let mut found = Vec::new();
     for piece in text.split("{{#").skip(1) {
-        let Some(body) = piece.split("}}").next() else { continue };
+        let Some(body) = piece.split("}}").next() else {
+            continue;
+        };
         let Some(spec) = body
             .strip_prefix("include ")
             .or_else(|| body.strip_prefix("rustdoc_include "))
@@ -30,7 +32,11 @@ fn includes_in(file: &Path) -> Vec<Include> {
         let path = parts.next().unwrap();
         let selector = parts.next();
         let anchor = selector
-            .filter(|s| !s.chars().next().is_some_and(|c| c.is_ascii_digit() || c == ':'))
+            .filter(|s| {
+                !s.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || c == ':')
+            })
             .map(str::to_string);
         found.push(Include {
             in_file: file.to_path_buf(),
@@ -44,7 +50,10 @@ fn includes_in(file: &Path) -> Vec<Include> {
 /// Every Markdown file the book is made of: book/src and the lessons it includes.
 fn book_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut dirs = vec![Path::new(ROOT).join("book/src"), Path::new(ROOT).join("lessons")];
+    let mut dirs = vec![
+        Path::new(ROOT).join("book/src"),
+        Path::new(ROOT).join("lessons"),
+    ];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -66,7 +75,11 @@ fn every_include_names_a_file_and_anchor_that_exist() {
         for include in includes_in(&file) {
             count += 1;
             let Ok(text) = std::fs::read_to_string(&include.target) else {
-                problems.push(format!("{}: no file {}", include.in_file.display(), include.target.display()));
+                problems.push(format!(
+                    "{}: no file {}",
+                    include.in_file.display(),
+                    include.target.display()
+                ));
                 continue;
             };
             if let Some(anchor) = &include.anchor {
@@ -83,8 +96,15 @@ fn every_include_names_a_file_and_anchor_that_exist() {
             }
         }
     }
-    assert!(problems.is_empty(), "broken includes:\n{}", problems.join("\n"));
-    assert!(count > 0, "the book includes nothing: is this test reading the right folders?");
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
+    assert!(
+        count > 0,
+        "the book includes nothing: is this test reading the right folders?"
+    );
 }
 
 #[test]
@@ -94,6 +114,9 @@ fn every_chapter_in_the_summary_exists() {
     for link in text.split("](").skip(1) {
         let target = link.split(')').next().unwrap();
         let path = Path::new(ROOT).join("book/src").join(target);
-        assert!(path.exists(), "SUMMARY.md links to {target}, which does not exist");
+        assert!(
+            path.exists(),
+            "SUMMARY.md links to {target}, which does not exist"
+        );
     }
 }

@@ -48,7 +48,12 @@ impl fmt::Display for Ending {
         match self {
             Ending::Exited(code) => write!(f, "exited with code {code}"),
             Ending::Killed(signal) => {
-                write!(f, "was killed by {} (signal {})", signal.as_str(), *signal as i32)
+                write!(
+                    f,
+                    "was killed by {} (signal {})",
+                    signal.as_str(),
+                    *signal as i32
+                )
             }
         }
     }
@@ -61,5 +66,24 @@ pub fn explain_code(ending: Ending) -> String {
         Ending::Killed(signal) => {
             format!("128+{} = {}", signal as i32, ending.shell_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_codes_round_trip() {
+        for ending in [
+            Ending::Exited(0),
+            Ending::Exited(7),
+            Ending::Killed(Signal::SIGTERM),
+            Ending::Killed(Signal::SIGKILL),
+        ] {
+            assert_eq!(Ending::from_shell_code(ending.shell_code()), ending);
+        }
+        assert_eq!(Ending::Killed(Signal::SIGTERM).shell_code(), 143);
+        assert_eq!(explain_code(Ending::Killed(Signal::SIGINT)), "128+2 = 130");
     }
 }

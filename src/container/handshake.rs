@@ -118,7 +118,11 @@ impl Channel {
     /// Sends one message.
     pub fn send(&self, message: &Message) -> io::Result<()> {
         let bytes = message.encode();
-        socket::send(self.fd.as_raw_fd(), bytes.as_bytes(), MsgFlags::MSG_NOSIGNAL)?;
+        socket::send(
+            self.fd.as_raw_fd(),
+            bytes.as_bytes(),
+            MsgFlags::MSG_NOSIGNAL,
+        )?;
         Ok(())
     }
 
@@ -151,5 +155,51 @@ impl Channel {
         Message::decode(&text)
             .map(Some)
             .ok_or_else(|| io::Error::other(format!("unknown message {text:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_survive_the_channel() {
+        let (parent, child) = channel().unwrap();
+        let failed = ChildError {
+            step: "exec 'no such'".into(),
+            errno: Errno::ENOENT,
+        };
+        for message in [
+            Message::Go,
+            Message::Failed(failed),
+            Message::CommandStarted(2),
+            Message::ReapedOrphan(4),
+            Message::CommandEnded(143),
+        ] {
+            child.send(&message).unwrap();
+            assert_eq!(parent.recv().unwrap(), Some(message));
+        }
+        assert_eq!(parent.try_recv().unwrap(), None);
+        drop(child);
+        assert_eq!(
+            parent.recv().unwrap(),
+            None,
+            "end-of-file once the other end is closed"
+        );
+    }
+
+    #[test]
+    fn exec_errors_map_to_shell_codes() {
+        let error = |step: &str, errno| ChildError {
+            step: step.into(),
+            errno,
+        };
+        assert_eq!(error("exec 'x'", Errno::ENOENT).exit_code(), 127);
+        assert_eq!(error("exec 'x'", Errno::EACCES).exit_code(), 126);
+        assert_eq!(error("sethostname(\"x\")", Errno::EPERM).exit_code(), 125);
+        assert_eq!(
+            error("exec 'foo'", Errno::ENOENT).to_string(),
+            "exec 'foo': No such file or directory"
+        );
     }
 }

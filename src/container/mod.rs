@@ -97,7 +97,8 @@ impl Container {
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::BadInput(
-                "--init needs a new PID namespace: only a namespace's PID 1 inherits orphans".into(),
+                "--init needs a new PID namespace: only a namespace's PID 1 inherits orphans"
+                    .into(),
             ));
         }
         Ok(())

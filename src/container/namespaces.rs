@@ -105,7 +105,9 @@ pub fn compare_with_child(child: Pid) -> procfs::ProcResult<Vec<NamespacePair>> 
     let ours = Process::myself()?.namespaces()?;
     let theirs = Process::new(child.as_raw())?.namespaces()?;
     let inode = |set: &procfs::process::Namespaces, kind: Namespace| {
-        set.0.get(OsStr::new(kind.proc_name())).map(|ns| ns.identifier)
+        set.0
+            .get(OsStr::new(kind.proc_name()))
+            .map(|ns| ns.identifier)
     };
     let pairs = Namespace::ALL
         .iter()

@@ -18,10 +18,10 @@ use super::handshake::{Channel, ChildError, Message};
 use super::signals::{self, SignalInbox};
 use super::spawn;
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2, read, write};
-use nix::fcntl::OFlag;
 use procfs::process::Process;
 
 /// The name our init shows in `ps` (the `comm` of PID 1).
@@ -72,7 +72,9 @@ pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 
     };
     let _ = channel.send(&Message::CommandStarted(command_pid.as_raw()));
     loop {
-        let Ok(arrival) = inbox.next() else { return 125 };
+        let Ok(arrival) = inbox.next() else {
+            return 125;
+        };
         if arrival.signal != Signal::SIGCHLD {
             if !arrival.from_terminal {
                 let _ = kill(command_pid, arrival.signal);

@@ -18,7 +18,11 @@ pub fn require_cap_sys_admin(program: &str, container: &Container) -> Result<(),
     if container.namespaces.is_empty() || has_cap_sys_admin()? {
         return Ok(());
     }
-    let flags: Vec<_> = container.namespaces.iter().map(|ns| ns.flag_name()).collect();
+    let flags: Vec<_> = container
+        .namespaces
+        .iter()
+        .map(|ns| ns.flag_name())
+        .collect();
     let path = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| program.to_string());

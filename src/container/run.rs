@@ -147,7 +147,12 @@ fn wait_passing_signals(
                     return Ok(ending);
                 }
             }
-            Err(errno) => return Err(Error::Sys { call: "waitpid", errno }),
+            Err(errno) => {
+                return Err(Error::Sys {
+                    call: "waitpid",
+                    errno,
+                });
+            }
         }
         let arrival = inbox.next().map_err(Error::sys("read(signalfd)"))?;
         if arrival.signal != Signal::SIGCHLD {
@@ -225,7 +230,9 @@ fn show_command(command: &[String]) -> String {
     let words: Vec<String> = command
         .iter()
         .map(|word| {
-            if word.is_empty() || word.contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c)) {
+            if word.is_empty()
+                || word.contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c))
+            {
                 format!("'{}'", word.replace('\'', r"'\''"))
             } else {
                 word.clone()
@@ -236,5 +243,8 @@ fn show_command(command: &[String]) -> String {
 }
 
 fn join(ids: &[i32]) -> String {
-    ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(" ")
+    ids.iter()
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -71,7 +71,10 @@ impl SignalInbox {
                 // A signal outside our set cannot arrive here; skip it if it somehow did.
                 if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
                     let from_terminal = info.ssi_code == SI_KERNEL;
-                    return Ok(Arrival { signal, from_terminal });
+                    return Ok(Arrival {
+                        signal,
+                        from_terminal,
+                    });
                 }
             }
         }

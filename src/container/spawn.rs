@@ -45,7 +45,12 @@ pub fn spawn(container: &Container, old_mask: &SigSet) -> Result<Child, Error> {
 // ANCHOR: child_main
 /// The child's whole life before `exec`. Its return value is its exit code, used only when
 /// something failed.
-fn child_main(container: &Container, channel: &Channel, parent_end: RawFd, old_mask: &SigSet) -> isize {
+fn child_main(
+    container: &Container,
+    channel: &Channel,
+    parent_end: RawFd,
+    old_mask: &SigSet,
+) -> isize {
     // We got a copy of the parent's end too. Close it: if the parent dies, we then read
     // end-of-file below instead of waiting forever.
     let _ = nix::unistd::close(parent_end);
@@ -53,7 +58,9 @@ fn child_main(container: &Container, channel: &Channel, parent_end: RawFd, old_m
         return 125; // The parent is gone: nobody is left to tell.
     }
     let error = match prepare(container) {
-        Ok(()) if container.init => return pid::run_init(&container.command, channel, old_mask) as isize,
+        Ok(()) if container.init => {
+            return pid::run_init(&container.command, channel, old_mask) as isize;
+        }
         Ok(()) => {
             let _ = signals::restore_mask(old_mask);
             exec(&container.command)
