@@ -1,6 +1,6 @@
 //! The command line every lesson binary shares, and running a lesson to its exit code.
 
-use crate::container::{self, Container, Narrator};
+use crate::container::{self, Container, Narrator, Propagation};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -29,6 +29,22 @@ impl LessonArgs {
             self.command.clone()
         }
     }
+}
+
+/// Lesson 03's option: `--init`.
+#[derive(Args, Debug)]
+pub struct PidArgs {
+    /// Make PID 1 a tiny init that starts the command as PID 2, passes signals on and reaps orphans
+    #[arg(long)]
+    pub init: bool,
+}
+
+/// Lesson 04's option: `--propagation MODE`.
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    /// How mounts travel between the container and the host: shared, slave, private or unbindable
+    #[arg(long, default_value_t = Propagation::Private, value_name = "MODE")]
+    pub propagation: Propagation,
 }
 
 // ANCHOR: run

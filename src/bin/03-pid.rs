@@ -5,7 +5,7 @@
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};
-use nsbox::lesson::{self, LessonArgs};
+use nsbox::lesson::{self, LessonArgs, PidArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -13,22 +13,19 @@ use std::process::ExitCode;
 struct Cli {
     #[command(flatten)]
     lesson: LessonArgs,
-
-    /// Make PID 1 a tiny init that starts the command as PID 2, passes signals on and reaps orphans
-    #[arg(long)]
-    init: bool,
+    #[command(flatten)]
+    pid: PidArgs,
 }
 
 // ANCHOR: main
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let args = cli.lesson;
+    let Cli { lesson: args, pid } = Cli::parse();
     let container = Container::new(args.command())
         .hostname(&args.hostname)
         // ANCHOR: namespaces
         .namespaces([Namespace::Uts, Namespace::Ipc, Namespace::Pid])
         // ANCHOR_END: namespaces
-        .with_init(cli.init);
+        .with_init(pid.init);
     lesson::run("03-pid", &container, args.quiet)
 }
 // ANCHOR_END: main

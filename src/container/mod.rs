@@ -6,6 +6,7 @@
 //! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before `exec`;
 //! - [`handshake`]: the messages parent and child send each other;
 //! - [`uts`]: the hostname;
+//! - [`mount`]: mount propagation and a `/proc` of the container's own;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
@@ -17,6 +18,7 @@
 pub mod error;
 pub mod exit;
 pub mod handshake;
+pub mod mount;
 pub mod namespaces;
 pub mod narrate;
 pub mod pid;
@@ -29,6 +31,7 @@ mod run;
 
 pub use error::Error;
 pub use exit::Ending;
+pub use mount::Propagation;
 pub use namespaces::Namespace;
 pub use narrate::Narrator;
 pub use run::run;
@@ -49,6 +52,8 @@ pub struct Container {
     pub command: Vec<String>,
     /// Run a tiny init as PID 1, which starts the command as PID 2 (see [`pid`]).
     pub init: bool,
+    /// The propagation of the child's mount tree (only meaningful with [`Namespace::Mount`]).
+    pub propagation: Propagation,
 }
 
 impl Container {
@@ -59,6 +64,7 @@ impl Container {
             hostname: None,
             command,
             init: false,
+            propagation: Propagation::default(),
         }
     }
 
@@ -77,6 +83,12 @@ impl Container {
     /// Run a tiny init as PID 1 that starts the command as its child.
     pub fn with_init(mut self, init: bool) -> Self {
         self.init = init;
+        self
+    }
+
+    /// Give the child's mount tree this propagation.
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
         self
     }
 

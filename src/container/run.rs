@@ -5,7 +5,7 @@ use super::handshake::Message;
 use super::namespaces::{self, NamespacePair};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
-use super::{Container, Error, Narrator, pid, privileges};
+use super::{Container, Error, Namespace, Narrator, Propagation, pid, privileges};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -124,11 +124,23 @@ fn narrate_plan(container: &Container, narrator: &Narrator) {
     if let Some(name) = &container.hostname {
         steps.push(format!("sethostname(\"{name}\")"));
     }
+    if container.namespaces.contains(&Namespace::Mount) {
+        steps.push(format!("mount --make-r{} /", container.propagation));
+        if container.namespaces.contains(&Namespace::Pid) {
+            steps.push("mount -t proc proc /proc".to_string());
+        }
+    }
     if container.init {
         steps.push(format!("become {} and fork", pid::INIT_NAME));
     }
     steps.push(format!("exec {}", show_command(&container.command)));
     narrator.say(format!("go! the child will now {}", steps.join(", then ")));
+    if container.namespaces.contains(&Namespace::Mount) && container.propagation == Propagation::Shared {
+        narrator.say(
+            "note: with shared propagation, what the container mounts under a shared mount also \
+             appears on the host, and stays there after it exits (undo it with umount)",
+        );
+    }
 }
 
 // ANCHOR: wait

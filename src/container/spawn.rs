@@ -1,7 +1,7 @@
 //! Creating the child with `clone(2)`, and what the child does until it becomes the command.
 
 use super::handshake::{self, Channel, ChildError, Message};
-use super::{Container, Error, pid, signals, uts};
+use super::{Container, Error, Namespace, mount, pid, signals, uts};
 use nix::errno::Errno;
 use nix::sched::clone;
 use nix::sys::signal::{SigSet, Signal};
@@ -76,12 +76,21 @@ fn child_main(
 /// child adds one line here.
 fn prepare(container: &Container) -> Result<(), ChildError> {
     if let Some(name) = &container.hostname {
-        uts::set_hostname(name).map_err(|errno| ChildError {
-            step: format!("sethostname({name:?})"),
-            errno,
-        })?;
+        uts::set_hostname(name).map_err(failed(format!("sethostname({name:?})")))?;
+    }
+    if container.namespaces.contains(&Namespace::Mount) {
+        let mode = container.propagation;
+        mount::set_propagation(mode).map_err(failed(format!("mount --make-r{mode} /")))?;
+        if container.namespaces.contains(&Namespace::Pid) {
+            mount::mount_proc().map_err(failed("mount -t proc proc /proc".into()))?;
+        }
     }
     Ok(())
+}
+
+/// Turns an errno into a [`ChildError`] for this step.
+fn failed(step: String) -> impl FnOnce(Errno) -> ChildError {
+    move |errno| ChildError { step, errno }
 }
 
 // ANCHOR: exec

@@ -21,6 +21,7 @@ pub fn bin(name: &str) -> &'static str {
         "01-uts" => env!("CARGO_BIN_EXE_01-uts"),
         "02-ipc" => env!("CARGO_BIN_EXE_02-ipc"),
         "03-pid" => env!("CARGO_BIN_EXE_03-pid"),
+        "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
         "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
         _ => panic!("no binary named {name}"),
     }
@@ -63,7 +64,12 @@ pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the binary");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
     let code = wait_limited(&mut child);
@@ -107,7 +113,9 @@ fn wait_limited(child: &mut Child) -> i32 {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             use std::os::unix::process::ExitStatusExt;
-            return status.code().unwrap_or_else(|| 128 + status.signal().unwrap());
+            return status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap());
         }
         if start.elapsed() > RUN_LIMIT {
             let _ = child.kill();
@@ -144,7 +152,10 @@ impl Running {
             .expect("start the binary");
         let (tx, lines) = mpsc::channel();
         for (source, stream) in [
-            (Source::Stdout, Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>),
+            (
+                Source::Stdout,
+                Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            ),
             (Source::Stderr, Box::new(child.stderr.take().unwrap())),
         ] {
             let tx = tx.clone();
@@ -208,7 +219,14 @@ impl Running {
         nix::sys::signal::kill(self.pid(), signal).unwrap();
     }
 
-    /// Closes its stdin (a container blocked in `read` goes on).
+    /// Writes a line to its stdin (a container blocked in `read` goes on).
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes its stdin (a container blocked in `cat` goes on).
     pub fn close_stdin(&mut self) {
         drop(self.child.stdin.take());
     }
@@ -237,7 +255,9 @@ pub fn container_pid_in(text: &str) -> Option<nix::unistd::Pid> {
 /// The inode of a process's namespace of one type (`/proc/<pid>/ns/<kind>`).
 pub fn ns_inode(pid: &str, kind: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(format!("/proc/{pid}/ns/{kind}")).ok().map(|m| m.ino())
+    std::fs::metadata(format!("/proc/{pid}/ns/{kind}"))
+        .ok()
+        .map(|m| m.ino())
 }
 
 /// Every pid on the host.
@@ -259,13 +279,17 @@ pub fn pids_in_namespace(kind: &str, inode: u64) -> Vec<i32> {
 /// A field of `/proc/<pid>/status`, e.g. `State` or `NSpid`.
 pub fn status_field(pid: i32, field: &str) -> Option<String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    status.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 pub fn host_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +355,11 @@ impl HostGuard {
     fn new(exclusive: bool) -> HostGuard {
         require_root();
         let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("host-state.lock");
-        let lock = File::options().create(true).append(true).open(path).unwrap();
+        let lock = File::options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
         let mode = if exclusive {
             nix::fcntl::FlockArg::LockExclusive
         } else {
@@ -356,7 +384,8 @@ impl HostGuard {
             }
             let words: Vec<&str> = line.split_whitespace().collect();
             if let [kind, inode, "NEW", ..] = words.as_slice() {
-                self.namespaces.insert((kind.to_string(), inode.parse().unwrap()));
+                self.namespaces
+                    .insert((kind.to_string(), inode.parse().unwrap()));
             }
         }
     }
@@ -382,14 +411,17 @@ impl HostGuard {
         for (kind, inode) in &self.namespaces {
             let left = pids_in_namespace(kind, *inode);
             if !left.is_empty() {
-                problems.push(format!("processes {left:?} still live in {kind} namespace {inode}"));
+                problems.push(format!(
+                    "processes {left:?} still live in {kind} namespace {inode}"
+                ));
             }
         }
         for pid in &self.pids {
             if let Some(state) = status_field(*pid, "State") {
-                let inside = self.namespaces.iter().any(|(kind, inode)| {
-                    ns_inode(&pid.to_string(), kind) == Some(*inode)
-                });
+                let inside = self
+                    .namespaces
+                    .iter()
+                    .any(|(kind, inode)| ns_inode(&pid.to_string(), kind) == Some(*inode));
                 if inside {
                     problems.push(format!("container pid {pid} is still there ({state})"));
                 }
@@ -411,7 +443,11 @@ impl Drop for HostGuard {
             std::thread::sleep(Duration::from_millis(50));
             problems = self.problems();
         }
-        assert!(problems.is_empty(), "the test left the host changed:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "the test left the host changed:\n{}",
+            problems.join("\n")
+        );
     }
 }
 
@@ -428,7 +464,10 @@ impl Transcript {
     /// Adds `$ cargo run -q --bin NAME -- ARGS` and its merged output.
     pub fn lesson(&mut self, name: &str, args: &[&str], output: &str) -> &mut Self {
         let shown: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
-        self.line(&format!("$ cargo run -q --bin {name} -- {}", shown.join(" ")));
+        self.line(&format!(
+            "$ cargo run -q --bin {name} -- {}",
+            shown.join(" ")
+        ));
         self.text.push_str(output);
         self
     }
@@ -488,6 +527,7 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"(?m)^(\[KEY\]\s+)\d+", "$1[ID]"),
         (r"orphan pid \d+", "orphan pid [N]"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
+        (r"(?m)^(root +\d+ +\d+ +\d+) \d\d:\d\d", "$1 [TIME]"),
     ]
 }
 
@@ -516,7 +556,10 @@ impl Drop for TempDir {
 /// Runs a command on the host and returns its stdout (panics if it fails).
 pub fn host_command(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().expect(program);
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
-

@@ -1,0 +1,232 @@
+//! Lesson 04: a new mount namespace, a private mount tree, and a /proc of the container's own.
+
+mod common;
+
+use common::*;
+use rstest::rstest;
+use std::path::PathBuf;
+
+/// With its own /proc, `ps` inside sees only the container's processes: here just itself.
+#[rstest]
+fn ps_lists_only_the_container(mut host: HostGuard) {
+    let run = run("04-mnt", &["ps", "-e", "-o", "pid=,comm="]);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(lines, ["1 ps"]);
+    // Without a mount namespace (03), /proc is still the host's: ps sees every host process.
+    let without = common::run("03-pid", &["ps", "-e", "-o", "pid="]);
+    host.watch(&without.stderr);
+    assert!(
+        without.stdout.lines().count() > 2,
+        "03-pid's ps saw only {}",
+        without.stdout
+    );
+}
+
+/// /proc/1 inside is the command, or our init.
+#[rstest]
+#[case::command_is_pid_1(&[], "cat")]
+#[case::init_is_pid_1(&["--init"], "nsbox-init")]
+fn proc_1_is_the_container_pid_1(
+    mut host: HostGuard,
+    #[case] options: &[&str],
+    #[case] comm: &str,
+) {
+    let mut args = options.to_vec();
+    args.extend(["cat", "/proc/1/comm"]);
+    let run = run("04-mnt", &args);
+    host.watch(&run.stderr);
+    assert_eq!((run.code, run.stdout.trim()), (0, comm), "{}", run.stderr);
+}
+
+/// The host's mount table is the same before and after, and its /proc still works.
+#[rstest]
+fn host_mounts_and_proc_survive(mut host: HostGuard) {
+    let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let run = run(
+        "04-mnt",
+        &[
+            "sh",
+            "-c",
+            "mount -t tmpfs scratch /mnt && grep -c ' /mnt ' /proc/self/mountinfo",
+        ],
+    );
+    host.watch(&run.stderr);
+    assert_eq!((run.code, run.stdout.trim()), (0, "1"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        before
+    );
+    // The host's /proc is the host's procfs, alive: it shows this test process.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", std::process::id())).unwrap();
+    assert!(status.contains("Name:"));
+    assert!(host_pids().len() > 2);
+}
+
+/// A shared tmpfs the test mounts on the host for the propagation experiment, with three
+/// empty directories in it; unmounted (with everything under it) and removed on drop.
+struct SharedDir {
+    path: PathBuf,
+}
+
+impl SharedDir {
+    fn new(tag: &str) -> SharedDir {
+        let path =
+            std::env::temp_dir().join(format!("nsbox-test-prop-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        let p = path.to_str().unwrap();
+        host_command("mount", &["-t", "tmpfs", "nsbox-test", p]);
+        host_command("mount", &["--make-shared", p]);
+        for sub in ["from-host", "from-container", "bound"] {
+            std::fs::create_dir(path.join(sub)).unwrap();
+        }
+        SharedDir { path }
+    }
+
+    fn sub(&self, name: &str) -> String {
+        self.path.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for SharedDir {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(&self.path)
+            .status();
+        let _ = std::fs::remove_dir(&self.path);
+    }
+}
+
+/// Is something mounted at `path` in this mount table?
+fn mounted_at(mountinfo: &str, path: &str) -> bool {
+    mountinfo
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(path))
+}
+
+/// What crossed in one run of the experiment.
+#[derive(Debug, PartialEq)]
+struct Crossings {
+    container_to_host: bool,
+    host_to_container: bool,
+    can_bind: bool,
+}
+
+/// The experiment: the container mounts a tmpfs in a shared directory, the host mounts one
+/// in it too, and the container tries a bind mount. Which of these cross depends on the mode.
+fn propagation_experiment(host: &mut HostGuard, mode: &str) -> Crossings {
+    let dir = SharedDir::new(mode);
+    let (from_host, from_container) = (dir.sub("from-host"), dir.sub("from-container"));
+    let script = format!(
+        "mount -t tmpfs inside {from_container} && echo mounted; read line; \
+         grep -q ' {from_host} ' /proc/self/mountinfo && echo sees-host-mount || echo no-host-mount; \
+         mount --bind {d} {bound} 2>/dev/null && echo bind-ok || echo bind-failed",
+        d = dir.path.display(),
+        bound = dir.sub("bound"),
+    );
+    let mut running = Running::start("04-mnt", &["--propagation", mode, "sh", "-c", &script]);
+    running.wait_for(Source::Stdout, "mounted");
+    let host_view = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let container_to_host = mounted_at(&host_view, &from_container);
+    host_command("mount", &["-t", "tmpfs", "outside", &from_host]);
+    running.send_line("go on");
+    let host_to_container = running.wait_for(Source::Stdout, "host-mount") == "sees-host-mount";
+    let can_bind = running.wait_for(Source::Stdout, "bind-") == "bind-ok";
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    drop(dir); // unmounts what the experiment left, before the guard compares mount tables
+    Crossings {
+        container_to_host,
+        host_to_container,
+        can_bind,
+    }
+}
+
+#[rstest]
+#[case::shared("shared", true, true, true)]
+#[case::slave("slave", false, true, true)]
+#[case::private("private", false, false, true)]
+#[case::unbindable("unbindable", false, false, false)]
+fn propagation_modes(
+    mut host_exclusive: HostGuard,
+    #[case] mode: &str,
+    #[case] container_to_host: bool,
+    #[case] host_to_container: bool,
+    #[case] can_bind: bool,
+) {
+    let seen = propagation_experiment(&mut host_exclusive, mode);
+    let expected = Crossings {
+        container_to_host,
+        host_to_container,
+        can_bind,
+    };
+    assert_eq!(seen, expected, "--propagation {mode}");
+}
+
+/// The chapter's table, made from what the experiment saw in each mode.
+#[rstest]
+fn transcript_propagation(mut host_exclusive: HostGuard) {
+    let mut transcript = Transcript::default();
+    transcript.line("mode        mount inside seen    mount on host seen    bind mount");
+    transcript.line("            on the host          inside                inside");
+    for mode in ["shared", "slave", "private", "unbindable"] {
+        let seen = propagation_experiment(&mut host_exclusive, mode);
+        let yes_no = |b: bool| if b { "yes" } else { "no" };
+        transcript.line(&format!(
+            "{mode:<11} {:<20} {:<21} {}",
+            yes_no(seen.container_to_host),
+            yes_no(seen.host_to_container),
+            if seen.can_bind {
+                "works"
+            } else {
+                "fails (EINVAL)"
+            }
+        ));
+    }
+    assert_transcript("04-mnt", "propagation", &transcript);
+}
+
+/// A mode that does not exist is refused before anything is created.
+#[rstest]
+fn unknown_propagation_is_refused() {
+    require_root();
+    let run = run("04-mnt", &["--propagation", "sideways", "true"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unknown propagation 'sideways'"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("clone("));
+}
+
+#[rstest]
+fn transcript_ps(mut host: HostGuard) {
+    let mut transcript = Transcript::default();
+    for (lesson, args) in [
+        ("03-pid", ["--quiet", "sh", "-c", "ps -e | wc -l"]),
+        ("04-mnt", ["--quiet", "sh", "-c", "ps -e | wc -l"]),
+    ] {
+        let (code, output) = run_merged(lesson, &args);
+        assert_eq!(code, 0);
+        let output = if lesson == "03-pid" {
+            "[N]\n".to_string()
+        } else {
+            output
+        };
+        transcript.lesson(lesson, &args, &output);
+    }
+    let args = ["ps", "-ef"];
+    let (code, output) = run_merged("04-mnt", &args);
+    host.watch(&output);
+    assert_eq!(code, 0);
+    transcript.lesson("04-mnt", &args, &output);
+    assert_transcript("04-mnt", "ps", &transcript);
+}
