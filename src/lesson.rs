@@ -1,6 +1,6 @@
 //! The command line every lesson binary shares, and running a lesson to its exit code.
 
-use crate::container::{self, Container, Narrator, Propagation};
+use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
 use clap::Args;
 use std::process::ExitCode;
 
@@ -45,6 +45,44 @@ pub struct MountArgs {
     /// How mounts travel between the container and the host: shared, slave, private or unbindable
     #[arg(long, default_value_t = Propagation::Private, value_name = "MODE")]
     pub propagation: Propagation,
+}
+
+/// Lesson 05's options: `--map`, `--gid-map`, `--no-map`.
+#[derive(Args, Debug)]
+pub struct UserArgs {
+    /// A line of the uid map, 'INSIDE OUTSIDE COUNT' (repeat for more lines); the gid map gets the
+    /// same lines unless --gid-map is given [default: '0 <your uid> 1', root inside is you]
+    #[arg(long = "map", value_name = "'IN OUT COUNT'")]
+    pub map: Vec<IdRange>,
+
+    /// A line of the gid map, if it should differ from the uid map (repeat for more lines)
+    #[arg(long = "gid-map", value_name = "'IN OUT COUNT'", requires = "map")]
+    pub gid_map: Vec<IdRange>,
+
+    /// Write no map at all: inside, every uid and gid shows as 65534 (nobody)
+    #[arg(long, conflicts_with_all = ["map", "gid_map"])]
+    pub no_map: bool,
+}
+
+impl UserArgs {
+    /// The maps to write, or `None` with `--no-map`.
+    pub fn id_maps(&self) -> Option<IdMaps> {
+        if self.no_map {
+            return None;
+        }
+        if self.map.is_empty() {
+            return Some(IdMaps::root_is_invoking_user());
+        }
+        let gids = if self.gid_map.is_empty() {
+            &self.map
+        } else {
+            &self.gid_map
+        };
+        Some(IdMaps {
+            uids: self.map.clone(),
+            gids: gids.clone(),
+        })
+    }
 }
 
 // ANCHOR: run

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use rstest::rstest;
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// A command that does not exist: exit 127 like a shell, with the reason the child's exec got.
@@ -33,7 +32,13 @@ fn command_that_cannot_run_exits_126(mut host: HostGuard) {
     let run = run("03-pid", &["/etc"]);
     host.watch(&run.stderr);
     assert_eq!(run.code, 126, "{}", run.stderr);
-    assert!(run.stderr.trim_end().ends_with("03-pid: error: exec '/etc': Permission denied"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .trim_end()
+            .ends_with("03-pid: error: exec '/etc': Permission denied"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// A hostname the kernel would refuse is refused before clone(2): no child, no narration.
@@ -41,10 +46,16 @@ fn command_that_cannot_run_exits_126(mut host: HostGuard) {
 fn too_long_hostname_is_refused_before_clone() {
     require_root();
     let name = "h".repeat(65);
-    let out = Command::new(bin("01-uts")).args(["--hostname", &name, "true"]).output().unwrap();
+    let out = Command::new(bin("01-uts"))
+        .args(["--hostname", &name, "true"])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(!stderr.contains("clone("), "it got as far as clone: {stderr}");
+    assert!(
+        !stderr.contains("clone("),
+        "it got as far as clone: {stderr}"
+    );
     assert!(stderr.starts_with("01-uts: error:"), "{stderr}");
 }
 
@@ -72,14 +83,19 @@ fn without_privileges_says_needs_root(#[case] lesson: &str) {
     require_root();
     // The build directory may not be open to other users: run a copy from a public place.
     let dir = TempDir::new(lesson);
-    let copy = dir.path.join(lesson);
-    std::fs::copy(bin(lesson), &copy).unwrap();
-    let out = Command::new(&copy).arg("true").uid(65534).gid(65534).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(125), "{stderr}");
-    assert!(stderr.starts_with(&format!("{lesson}: error: {lesson} needs root")), "{stderr}");
+    let [copy] = dir.with_copies(&[lesson]).try_into().unwrap();
+    let run = run_as(65534, &copy, &["true"]);
+    let stderr = run.stderr;
+    assert_eq!(run.code, 125, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("{lesson}: error: {lesson} needs root")),
+        "{stderr}"
+    );
     assert!(stderr.contains("CAP_SYS_ADMIN"), "{stderr}");
-    assert!(!stderr.contains("the child is"), "a child was created: {stderr}");
+    assert!(
+        !stderr.contains("the child is"),
+        "a child was created: {stderr}"
+    );
     if lesson == "03-pid" {
         let mut transcript = Transcript::default();
         transcript.command("whoami", "nobody\n");
@@ -122,13 +138,23 @@ fn run_probe_directly() -> String {
 fn default_command_is_a_shell(mut host: HostGuard) {
     let run = run_with_input("03-pid", &[], "echo shell pid $$\nexit 4\n");
     host.watch(&run.stderr);
-    assert_eq!((run.code, run.stdout.as_str()), (4, "shell pid 1\n"), "{}", run.stderr);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (4, "shell pid 1\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Options the program does not know are usage errors (exit 2), as clap reports them.
 #[rstest]
 fn unknown_option_is_a_usage_error() {
-    let out = Command::new(bin("01-uts")).arg("--no-such-option").output().unwrap();
+    let out = Command::new(bin("01-uts"))
+        .arg("--no-such-option")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--no-such-option'"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--no-such-option'")
+    );
 }

@@ -22,6 +22,29 @@ pub enum Error {
         uid: u32,
     },
 
+    /// This machine does not let ordinary users create user namespaces.
+    #[error(
+        "{program} cannot create a user namespace as an ordinary user here: {setting}.\n\
+         fix: `{fix}`, or run it as root (`sudo`)."
+    )]
+    UserNamespacesOff {
+        program: String,
+        setting: String,
+        fix: String,
+    },
+
+    /// The kernel refused a uid/gid map (or the setgroups file).
+    #[error(
+        "writing '{text}' to {path}: {error}.\n\
+         Without root you may map only your own id, once (e.g. --map '0 {uid} 1'); \
+         mapping other ids needs root."
+    , uid = nix::unistd::getuid())]
+    MapRefused {
+        path: String,
+        text: String,
+        error: std::io::Error,
+    },
+
     /// `clone(2)` itself said no.
     #[error("clone({flags}) failed: {errno}{hint}")]
     Clone {

@@ -7,6 +7,7 @@
 //! - [`handshake`]: the messages parent and child send each other;
 //! - [`uts`]: the hostname;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
+//! - [`user`]: uid and gid maps;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
@@ -25,6 +26,7 @@ pub mod pid;
 pub mod privileges;
 pub mod signals;
 pub mod spawn;
+pub mod user;
 pub mod uts;
 
 mod run;
@@ -35,6 +37,7 @@ pub use mount::Propagation;
 pub use namespaces::Namespace;
 pub use narrate::Narrator;
 pub use run::run;
+pub use user::{IdMaps, IdRange};
 
 use nix::sched::CloneFlags;
 
@@ -54,6 +57,9 @@ pub struct Container {
     pub init: bool,
     /// The propagation of the child's mount tree (only meaningful with [`Namespace::Mount`]).
     pub propagation: Propagation,
+    /// The uid/gid maps the parent writes (only meaningful with [`Namespace::User`]);
+    /// `None` leaves the ids unmapped.
+    pub id_maps: Option<IdMaps>,
 }
 
 impl Container {
@@ -65,6 +71,7 @@ impl Container {
             command,
             init: false,
             propagation: Propagation::default(),
+            id_maps: None,
         }
     }
 
@@ -92,6 +99,12 @@ impl Container {
         self
     }
 
+    /// Map ids this way (`None`: leave them unmapped).
+    pub fn id_maps(mut self, maps: Option<IdMaps>) -> Self {
+        self.id_maps = maps;
+        self
+    }
+
     /// The namespace part of the `clone(2)` flags.
     pub fn clone_flags(&self) -> CloneFlags {
         self.namespaces
@@ -106,6 +119,9 @@ impl Container {
         }
         if let Some(name) = &self.hostname {
             uts::validate_hostname(name)?;
+        }
+        if let Some(maps) = &self.id_maps {
+            maps.validate()?;
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::BadInput(

@@ -48,6 +48,20 @@ impl Namespace {
         }
     }
 
+    /// Its name in a sentence: "a new UTS namespace".
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Namespace::Cgroup => "cgroup",
+            Namespace::Ipc => "IPC",
+            Namespace::Mount => "mount",
+            Namespace::Net => "network",
+            Namespace::Pid => "PID",
+            Namespace::Time => "time",
+            Namespace::User => "user",
+            Namespace::Uts => "UTS",
+        }
+    }
+
     // ANCHOR: clone_flag
     /// The `clone(2)` flag that asks for a new namespace of this type.
     pub fn clone_flag(self) -> CloneFlags {

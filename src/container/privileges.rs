@@ -1,23 +1,45 @@
 //! Checking, before we start, that the kernel will let us do what we ask.
 
-use super::{Container, Error};
+use super::{Container, Error, Namespace, user};
 use procfs::process::Process;
 
-/// Bit number of `CAP_SYS_ADMIN` in the capability sets (`<linux/capability.h>`).
+/// Bit numbers in the capability sets (`<linux/capability.h>`).
+const CAP_SETGID: u32 = 6;
+const CAP_SETUID: u32 = 7;
 const CAP_SYS_ADMIN: u32 = 21;
 
-/// Does this process have `CAP_SYS_ADMIN` in its effective set (`CapEff` in
-/// `/proc/self/status`)? Creating any namespace but a user namespace needs it.
-pub fn has_cap_sys_admin() -> procfs::ProcResult<bool> {
+/// Is this capability in our effective set (`CapEff` in `/proc/self/status`)?
+fn has_capability(bit: u32) -> procfs::ProcResult<bool> {
     let status = Process::myself()?.status()?;
-    Ok(status.capeff & (1 << CAP_SYS_ADMIN) != 0)
+    Ok(status.capeff & (1 << bit) != 0)
 }
 
-/// Fails with a message that says what is missing and how to get it.
-pub fn require_cap_sys_admin(program: &str, container: &Container) -> Result<(), Error> {
+/// Creating any namespace but a user namespace needs `CAP_SYS_ADMIN`.
+pub fn has_cap_sys_admin() -> procfs::ProcResult<bool> {
+    has_capability(CAP_SYS_ADMIN)
+}
+
+/// May we write any uid/gid map we like (or only our own id)?
+pub fn can_map_any_ids() -> procfs::ProcResult<bool> {
+    Ok(has_capability(CAP_SETUID)? && has_capability(CAP_SETGID)?)
+}
+
+// ANCHOR: check
+/// Fails with a message that says what is missing and how to get it. With a new user
+/// namespace, no privilege is needed: the other namespaces are created inside it, where the
+/// child is root (unless this machine turned that off for ordinary users).
+pub fn check(program: &str, container: &Container) -> Result<(), Error> {
     if container.namespaces.is_empty() || has_cap_sys_admin()? {
         return Ok(());
     }
+    if container.namespaces.contains(&Namespace::User) {
+        return user::check_unprivileged_userns_allowed(program);
+    }
+    Err(needs_root(program, container))
+}
+// ANCHOR_END: check
+
+fn needs_root(program: &str, container: &Container) -> Error {
     let flags: Vec<_> = container
         .namespaces
         .iter()
@@ -26,10 +48,10 @@ pub fn require_cap_sys_admin(program: &str, container: &Container) -> Result<(),
     let path = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| program.to_string());
-    Err(Error::NeedsRoot {
+    Error::NeedsRoot {
         program: program.to_string(),
         path,
         why: format!("clone({})", flags.join(" | ")),
         uid: nix::unistd::geteuid().as_raw(),
-    })
+    }
 }

@@ -5,7 +5,7 @@ use super::handshake::Message;
 use super::namespaces::{self, NamespacePair};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
-use super::{Container, Error, Namespace, Narrator, Propagation, pid, privileges};
+use super::{Container, Error, Namespace, Narrator, Propagation, pid, privileges, user};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -14,7 +14,7 @@ use nix::unistd::Pid;
 /// Runs `container` to the end and returns how its command ended.
 pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> {
     container.validate()?;
-    privileges::require_cap_sys_admin(narrator.program(), container)?;
+    privileges::check(narrator.program(), container)?;
     let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
     narrator.say(format!(
@@ -41,6 +41,7 @@ fn supervise(
     // The child is waiting for Go: this is when the parent looks at it (and, in later
     // lessons, writes its uid maps, moves a veth into it, puts it in a cgroup).
     narrate_child(child.pid, narrator)?;
+    prepare_from_outside(container, child.pid, narrator)?;
     narrate_plan(container, narrator);
     child.channel.send(&Message::Go)?;
     match child.channel.recv()? {
@@ -68,12 +69,39 @@ fn supervise(
     Ok(ending)
 }
 
+// ANCHOR: prepare_from_outside
+/// What the parent sets up for the child while it waits. Each lesson that needs a step done
+/// from outside adds it here.
+fn prepare_from_outside(
+    container: &Container,
+    child: Pid,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    if container.namespaces.contains(&Namespace::User) {
+        write_id_maps(container, child, narrator)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: prepare_from_outside
+
+fn write_id_maps(container: &Container, child: Pid, narrator: &Narrator) -> Result<(), Error> {
+    let Some(maps) = &container.id_maps else {
+        narrator.say("no uid/gid map written: inside, every id is unmapped and shows as 65534");
+        return Ok(());
+    };
+    let privileged = privileges::can_map_any_ids()?;
+    for line in user::write_maps(child, maps, privileged)? {
+        narrator.say(format!("wrote {line}"));
+    }
+    Ok(())
+}
+
 /// " in a new UTS namespace" / " in new UTS, IPC and PID namespaces".
 fn describe_new_namespaces(container: &Container) -> String {
     let names: Vec<String> = container
         .namespaces
         .iter()
-        .map(|ns| ns.proc_name().to_uppercase().replace("MNT", "mount"))
+        .map(|ns| ns.display_name().to_string())
         .collect();
     match names.as_slice() {
         [] => String::new(),
@@ -121,6 +149,14 @@ fn describe_pair(pair: &NamespacePair) -> String {
 /// What the child does after Go.
 fn narrate_plan(container: &Container, narrator: &Narrator) {
     let mut steps = Vec::new();
+    if container.namespaces.contains(&Namespace::User)
+        && container
+            .id_maps
+            .as_ref()
+            .is_some_and(|maps| maps.maps_root())
+    {
+        steps.push("setresuid(0, 0, 0) to be root inside".to_string());
+    }
     if let Some(name) = &container.hostname {
         steps.push(format!("sethostname(\"{name}\")"));
     }
@@ -135,7 +171,9 @@ fn narrate_plan(container: &Container, narrator: &Narrator) {
     }
     steps.push(format!("exec {}", show_command(&container.command)));
     narrator.say(format!("go! the child will now {}", steps.join(", then ")));
-    if container.namespaces.contains(&Namespace::Mount) && container.propagation == Propagation::Shared {
+    if container.namespaces.contains(&Namespace::Mount)
+        && container.propagation == Propagation::Shared
+    {
         narrator.say(
             "note: with shared propagation, what the container mounts under a shared mount also \
              appears on the host, and stays there after it exits (undo it with umount)",

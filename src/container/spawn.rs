@@ -1,7 +1,7 @@
 //! Creating the child with `clone(2)`, and what the child does until it becomes the command.
 
 use super::handshake::{self, Channel, ChildError, Message};
-use super::{Container, Error, Namespace, mount, pid, signals, uts};
+use super::{Container, Error, Namespace, mount, pid, signals, user, uts};
 use nix::errno::Errno;
 use nix::sched::clone;
 use nix::sys::signal::{SigSet, Signal};
@@ -34,7 +34,7 @@ pub fn spawn(container: &Container, old_mask: &SigSet) -> Result<Child, Error> {
     // copy of memory, as after fork(2): it can run any of our code. `stack` outlives the call
     // in our memory, and the child has its own copy of it.
     let pid = unsafe { clone(child_main, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
-        .map_err(|errno| clone_error(&container.namespaces, errno))?;
+        .map_err(|errno| clone_error(container, errno))?;
     Ok(Child {
         pid,
         channel: parent_end,
@@ -75,6 +75,14 @@ fn child_main(
 /// What the child sets up inside its new namespaces. Each lesson that needs a step in the
 /// child adds one line here.
 fn prepare(container: &Container) -> Result<(), ChildError> {
+    if container.namespaces.contains(&Namespace::User)
+        && container
+            .id_maps
+            .as_ref()
+            .is_some_and(|maps| maps.maps_root())
+    {
+        user::become_root().map_err(failed("setresuid(0, 0, 0)".into()))?;
+    }
     if let Some(name) = &container.hostname {
         uts::set_hostname(name).map_err(failed(format!("sethostname({name:?})")))?;
     }
@@ -125,15 +133,24 @@ pub fn flag_names(namespaces: &[super::Namespace]) -> String {
     names + "SIGCHLD"
 }
 
-fn clone_error(namespaces: &[super::Namespace], errno: Errno) -> Error {
+fn clone_error(container: &Container, errno: Errno) -> Error {
+    let refused = matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EUSERS);
+    // A user namespace can be refused by a setting even to root inside another user namespace.
+    if refused && container.namespaces.contains(&Namespace::User) {
+        let program = std::env::args().next().unwrap_or_default();
+        let program = program.rsplit('/').next().unwrap_or_default();
+        if let Some(error) = user::forbidding_setting(program) {
+            return error;
+        }
+    }
     let hint = match errno {
-        Errno::EPERM => " (the kernel refused: run it as root, see the error above)",
+        Errno::EPERM => " (the kernel refused: this needs root)",
         Errno::EINVAL => " (this kernel does not support one of these namespaces)",
-        Errno::ENOSPC => " (a namespace count limit in /proc/sys/user/ is reached)",
+        Errno::ENOSPC | Errno::EUSERS => " (a namespace count limit in /proc/sys/user/ is reached)",
         _ => "",
     };
     Error::Clone {
-        flags: flag_names(namespaces),
+        flags: flag_names(&container.namespaces),
         errno,
         hint,
     }

@@ -22,6 +22,7 @@ pub fn bin(name: &str) -> &'static str {
         "02-ipc" => env!("CARGO_BIN_EXE_02-ipc"),
         "03-pid" => env!("CARGO_BIN_EXE_03-pid"),
         "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
+        "05-user" => env!("CARGO_BIN_EXE_05-user"),
         "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
         _ => panic!("no binary named {name}"),
     }
@@ -492,7 +493,7 @@ impl Transcript {
 
 fn shell_word(word: &str) -> String {
     if word.contains(|c: char| c.is_whitespace() || "'\"$;&|()*".contains(c)) {
-        format!("'{word}'")
+        format!("'{}'", word.replace('\'', r"'\''"))
     } else {
         word.to_string()
     }
@@ -519,7 +520,7 @@ pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
 pub fn normalisations() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"host pid \d+", "host pid [PID]"),
-        (r"/proc/\d+/", "/proc/[PID]/"),
+        (r"/proc/\d{2,}/", "/proc/[PID]/"),
         (r"status: \d+ ", "status: [PID] "),
         (r"\b40265\d{5}\b", "[INODE]"),
         (r"0x[0-9a-f]{8}", "[KEY]"),
@@ -540,7 +541,10 @@ pub struct TempDir {
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::os::unix::fs::PermissionsExt;
-        let path = std::env::temp_dir().join(format!("nsbox-test-{tag}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("nsbox-test-{tag}-{}-{n}", std::process::id());
+        let path = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
         TempDir { path }
@@ -550,6 +554,65 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The unprivileged user the rootless proofs run as (no account needs to exist for it).
+pub const UNPRIVILEGED: u32 = 47000;
+
+impl TempDir {
+    /// Copies binaries of this package into the directory (readable and runnable by anyone),
+    /// and returns the copies' paths, in order.
+    pub fn with_copies(&self, names: &[&str]) -> Vec<String> {
+        names
+            .iter()
+            .map(|name| {
+                let copy = self.path.join(name);
+                std::fs::copy(bin(name), &copy).unwrap();
+                copy.to_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    /// Gives the directory to a user.
+    pub fn chown(&self, uid: u32) {
+        let id = Some(nix::unistd::Uid::from_raw(uid));
+        nix::unistd::chown(&self.path, id, Some(nix::unistd::Gid::from_raw(uid))).unwrap();
+    }
+}
+
+/// Runs a program as an unprivileged uid/gid (no supplementary groups), to the end.
+pub fn run_as(uid: u32, program: &str, args: &[&str]) -> Run {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .uid(uid)
+        .gid(uid)
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .current_dir("/")
+        .stdin(Stdio::null());
+    // A copy just written can be "busy" for a moment: another test thread may have forked
+    // while the copy was open for writing, and that child holds it until it execs. Retry.
+    let mut tries = 0;
+    let out = loop {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other.expect("start the program"),
+        }
+    };
+    use std::os::unix::process::ExitStatusExt;
+    Run {
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| 128 + out.status.signal().unwrap()),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
     }
 }
 

@@ -1,0 +1,231 @@
+//! Lesson 05: a new user namespace. Run by an ordinary user, without sudo: root inside is
+//! that user outside.
+
+mod common;
+
+use common::*;
+use rstest::rstest;
+use std::os::unix::fs::MetadataExt;
+
+/// Runs 05-user as the unprivileged test user, from a copy it can reach.
+fn rootless(host: &mut HostGuard, args: &[&str]) -> Run {
+    let dir = TempDir::new("user");
+    let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
+    let run = run_as(UNPRIVILEGED, &lesson, args);
+    host.watch(&run.stderr);
+    run
+}
+
+#[rstest]
+fn root_inside_without_privileges(mut host: HostGuard) {
+    let run = rootless(
+        &mut host,
+        &[
+            "sh",
+            "-c",
+            "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<Vec<&str>> = run
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let me = UNPRIVILEGED.to_string();
+    assert_eq!(
+        lines,
+        [
+            vec!["0"],
+            vec!["0"],
+            vec!["0", &me, "1"],
+            vec!["0", &me, "1"]
+        ]
+    );
+    assert!(
+        run.stderr.contains("setgroups: deny"),
+        "an unprivileged writer must deny setgroups: {}",
+        run.stderr
+    );
+}
+
+/// A file root makes inside belongs to the user outside.
+#[rstest]
+fn files_made_inside_belong_to_the_user(mut host: HostGuard) {
+    let dir = TempDir::new("user-files");
+    dir.chown(UNPRIVILEGED);
+    let file = dir.path.join("made-inside");
+    let script = format!("touch {f} && stat -c %u {f}", f = file.display());
+    let run = rootless(&mut host, &["sh", "-c", &script]);
+    assert_eq!((run.code, run.stdout.trim()), (0, "0"), "{}", run.stderr);
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), UNPRIVILEGED);
+}
+
+/// The same under sudo: the default map makes root inside the user behind sudo.
+#[rstest]
+fn under_sudo_root_inside_is_the_user_behind_sudo(mut host: HostGuard) {
+    let dir = TempDir::new("user-sudo");
+    dir.chown(UNPRIVILEGED);
+    let file = dir.path.join("made-inside");
+    let script = format!("id -u; touch {}", file.display());
+    let me = UNPRIVILEGED.to_string();
+    let out = std::process::Command::new(bin("05-user"))
+        .args(["sh", "-c", &script])
+        .env("SUDO_UID", &me)
+        .env("SUDO_GID", &me)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    host.watch(&stderr);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ),
+        (Some(0), "0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("uid_map: 0 {me} 1")), "{stderr}");
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), UNPRIVILEGED);
+}
+
+/// The hostname changes inside (root inside may do it), and not on the host.
+#[rstest]
+fn hostname_works_inside_only(mut host: HostGuard) {
+    let before = host_hostname();
+    let run = rootless(&mut host, &["--hostname", "rootless", "hostname"]);
+    assert_eq!(
+        (run.code, run.stdout.trim()),
+        (0, "rootless"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(host_hostname(), before);
+}
+
+/// Root inside is not root on the host: a root-owned file stays out of reach.
+#[rstest]
+fn host_root_files_stay_out_of_reach(mut host: HostGuard) {
+    let dir = TempDir::new("user-rootfile");
+    let file = dir.path.join("root-owned");
+    std::fs::write(&file, "before\n").unwrap();
+    let script = format!("echo changed >> {}", file.display());
+    let run = rootless(&mut host, &["sh", "-c", &script]);
+    assert_ne!(run.code, 0);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "before\n");
+}
+
+/// With no map written, every id inside is the overflow id, 65534.
+#[rstest]
+fn unmapped_ids_show_as_65534(mut host: HostGuard) {
+    let run = rootless(&mut host, &["--no-map", "sh", "-c", "id -u; id -g"]);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "65534\n65534\n"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// An ordinary user may map only their own id.
+#[rstest]
+fn mapping_someone_else_needs_root(mut host: HostGuard) {
+    let run = rootless(&mut host, &["--map", "0 0 1", "true"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gid_map: Operation not permitted"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("you may map only your own id"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Maps the kernel would refuse are refused before clone(2).
+#[rstest]
+#[case::malformed(&["--map", "0 1000"], "is not INSIDE OUTSIDE COUNT")]
+#[case::empty_range(&["--map", "0 1000 0"], "maps nothing")]
+#[case::overlap_inside(&["--map", "0 1000 10", "--map", "5 200000 10"], "overlap inside")]
+#[case::overlap_outside(&["--map", "0 1000 10", "--map", "100 1005 10"], "overlap outside")]
+#[case::map_and_no_map(&["--map", "0 1000 1", "--no-map"], "cannot be used with")]
+fn bad_maps_are_refused_before_clone(#[case] options: &[&str], #[case] message: &str) {
+    require_root();
+    let mut args = options.to_vec();
+    args.push("true");
+    let run = run("05-user", &args);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert!(!run.stderr.contains("clone("), "{}", run.stderr);
+}
+
+/// Where user namespaces are turned off, the error names the setting. The test turns them
+/// off only inside a user namespace of its own (the limit is per namespace), so the host
+/// keeps its setting.
+#[rstest]
+fn turned_off_user_namespaces_name_the_setting() {
+    require_root();
+    let dir = TempDir::new("user-off");
+    let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
+    let host_limit = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    let script = format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
+    let run = run_as(
+        UNPRIVILEGED,
+        "unshare",
+        &["--user", "--map-root-user", "sh", "-c", &script],
+    );
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("user.max_user_namespaces = 0"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("fix: `sudo sysctl -w user.max_user_namespaces="),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap(),
+        host_limit
+    );
+}
+
+#[rstest]
+fn transcript_rootless(mut host: HostGuard) {
+    let args = ["sh", "-c", "id; cat /proc/self/uid_map; hostname"];
+    let run = rootless(&mut host, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    // stderr (narration) comes before the command's output here, as on a terminal: the
+    // narration up to "go!" is printed before the command starts, the last line after.
+    let (before, last) = run.stderr.trim_end().rsplit_once('\n').unwrap();
+    transcript.lesson(
+        "05-user",
+        &args,
+        &format!("{before}\n{}{last}\n", run.stdout),
+    );
+    assert_transcript("05-user", "rootless", &transcript);
+}
+
+#[rstest]
+fn transcript_unmapped(mut host: HostGuard) {
+    let args = [
+        "--no-map",
+        "--quiet",
+        "sh",
+        "-c",
+        "id; stat -c \"%u %g %n\" /etc/hostname",
+    ];
+    let run = rootless(&mut host, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.lesson("05-user", &args, &run.stdout);
+    assert_transcript("05-user", "unmapped", &transcript);
+}
