@@ -1,7 +1,10 @@
 //! The command line every lesson binary shares, and running a lesson to its exit code.
 
+use crate::container::net::{self, NetworkConfig, Subnet};
 use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
 use clap::Args;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `01-uts [--hostname NAME] [--quiet] [--] [COMMAND [ARG]...]`
@@ -81,6 +84,47 @@ impl UserArgs {
         Some(IdMaps {
             uids: self.map.clone(),
             gids: gids.clone(),
+        })
+    }
+}
+
+/// Lesson 06's options: the network.
+#[derive(Args, Debug)]
+pub struct NetArgs {
+    /// 'bridge': a veth pair to a bridge on the host; 'none': only lo, down
+    #[arg(long, default_value = "bridge", value_parser = ["bridge", "none"])]
+    pub network: String,
+
+    /// The bridge on the host (created when missing)
+    #[arg(long, default_value = net::DEFAULT_BRIDGE, value_name = "NAME")]
+    pub bridge: String,
+
+    /// The subnet containers get addresses from; the bridge gets the first address
+    #[arg(long, default_value = net::DEFAULT_SUBNET, value_name = "CIDR")]
+    pub subnet: Subnet,
+
+    /// A fixed address for this container [default: the next free one]
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<Ipv4Addr>,
+
+    /// Remove the bridge when the last container using it exits
+    #[arg(long)]
+    pub remove_bridge: bool,
+
+    /// Where the address leases are kept
+    #[arg(long, default_value = net::DEFAULT_STATE_DIR, value_name = "DIR")]
+    pub state_dir: PathBuf,
+}
+
+impl NetArgs {
+    /// The network to set up, or `None` with `--network none`.
+    pub fn config(&self) -> Option<NetworkConfig> {
+        (self.network == "bridge").then(|| NetworkConfig {
+            bridge: self.bridge.clone(),
+            subnet: self.subnet,
+            address: self.ip,
+            state_dir: self.state_dir.clone(),
+            remove_bridge: self.remove_bridge,
         })
     }
 }

@@ -230,3 +230,39 @@ fn transcript_ps(mut host: HostGuard) {
     transcript.lesson("04-mnt", &args, &output);
     assert_transcript("04-mnt", "ps", &transcript);
 }
+
+/// The propagation fields of /proc/self/mountinfo: a shared mount on the host, and what its
+/// copy in the container becomes in each mode. /proc inside is private whatever the mode.
+#[rstest]
+fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
+    let dir = SharedDir::new("fields");
+    let path = dir.path.to_str().unwrap().to_string();
+    let mut transcript = Transcript::default();
+    transcript.command(&format!("mount -t tmpfs nsbox-test {path}"), "");
+    transcript.command(&format!("mount --make-shared {path}"), "");
+    let on_host = format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7");
+    let host_view = host_command("sh", &["-c", &on_host]);
+    // The peer group number changes from run to run: the book shows [GROUP] for the host
+    // mount's group. A copy in another group would keep its own number and fail the snapshot.
+    let group = host_view
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("shared:"))
+        .expect("the host's mount is shared")
+        .to_string();
+    let groups = |text: &str| text.replace(&format!(":{group}\n"), ":[GROUP]\n");
+    transcript.command(&on_host, &groups(&host_view));
+    let inside =
+        format!("grep -e \" {path} \" -e \" /proc \" /proc/self/mountinfo | cut -d\" \" -f5,7");
+    for mode in ["shared", "slave", "private", "unbindable"] {
+        let mut args = vec!["--propagation", mode, "sh", "-c", &inside];
+        if mode != "shared" {
+            args.insert(0, "--quiet");
+        }
+        let (code, output) = run_merged("04-mnt", &args);
+        host_exclusive.watch(&output);
+        assert_eq!(code, 0, "{output}");
+        transcript.lesson("04-mnt", &args, &groups(&output));
+    }
+    drop(dir);
+    assert_transcript("04-mnt", "propagation-fields", &transcript);
+}

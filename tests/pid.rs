@@ -13,13 +13,23 @@ use std::time::{Duration, Instant};
 #[case::no_pid_namespace("02-ipc", &[], false)]
 #[case::new_pid_namespace("03-pid", &[], true)]
 #[case::under_init("03-pid", &["--init"], false)]
-fn shell_pid_inside(mut host: HostGuard, #[case] lesson: &str, #[case] options: &[&str], #[case] is_one: bool) {
+fn shell_pid_inside(
+    mut host: HostGuard,
+    #[case] lesson: &str,
+    #[case] options: &[&str],
+    #[case] is_one: bool,
+) {
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "echo $$"]);
     let run = run(lesson, &args);
     host.watch(&run.stderr);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.trim() == "1", is_one, "echo $$ printed {}", run.stdout);
+    assert_eq!(
+        run.stdout.trim() == "1",
+        is_one,
+        "echo $$ printed {}",
+        run.stdout
+    );
     if options.contains(&"--init") {
         assert_eq!(run.stdout.trim(), "2", "under --init the command is pid 2");
     }
@@ -33,7 +43,10 @@ fn host_sees_both_pids_in_nspid(mut host: HostGuard) {
     assert_eq!(running.wait_for(Source::Stdout, ""), "1");
     assert_ne!(child.as_raw(), 1);
     let nspid = status_field(child.as_raw(), "NSpid").unwrap();
-    assert_eq!(nspid.split_whitespace().collect::<Vec<_>>(), [child.to_string().as_str(), "1"]);
+    assert_eq!(
+        nspid.split_whitespace().collect::<Vec<_>>(),
+        [child.to_string().as_str(), "1"]
+    );
     running.close_stdin();
     let run = running.finish();
     host.watch(&run.stderr);
@@ -53,7 +66,12 @@ fn signal_reaches_the_command_under_init(mut host: HostGuard, #[case] signal: Si
     let run = running.finish();
     host.watch(&run.stderr);
     assert_eq!(run.code, 128 + signal as i32, "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("sleep was killed by {}", signal.as_str())), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("sleep was killed by {}", signal.as_str())),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The kernel drops signals to a namespace's PID 1 that it has no handler for: `sleep` as
@@ -97,7 +115,11 @@ fn pid_1_with_a_handler_gets_sigterm(mut host: HostGuard) {
 #[rstest]
 #[case::init_reaps_it(&["--init"], false)]
 #[case::sleep_as_pid_1_does_not(&[], true)]
-fn orphan_is_reaped_by_init(mut host: HostGuard, #[case] options: &[&str], #[case] zombie_stays: bool) {
+fn orphan_is_reaped_by_init(
+    mut host: HostGuard,
+    #[case] options: &[&str],
+    #[case] zombie_stays: bool,
+) {
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "(sleep 0.2 &); exec sleep 30"]);
     let mut running = Running::start("03-pid", &args);
@@ -113,7 +135,8 @@ fn orphan_is_reaped_by_init(mut host: HostGuard, #[case] options: &[&str], #[cas
     // Wait until the orphan has exited: everything left in the namespace is then `sleep 30`,
     // our init, or a zombie.
     let is_zombie = |pid: i32| status_field(pid, "State").is_some_and(|s| s.starts_with('Z'));
-    let cmdline = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline =
+        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     wait_until("the orphan has exited", || {
         let pids = pids_in_namespace("pid", pid_ns);
         let settled = |pid: &i32| {
@@ -139,7 +162,12 @@ fn orphan_is_reaped_by_init(mut host: HostGuard, #[case] options: &[&str], #[cas
     }
     let run = running.finish();
     host.watch(&run.stderr);
-    assert_eq!(run.stderr.contains("reaped orphan pid"), !zombie_stays, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.contains("reaped orphan pid"),
+        !zombie_stays,
+        "{}",
+        run.stderr
+    );
     // When PID 1 dies the whole namespace goes, zombies included (the guard checks it).
 }
 
@@ -150,7 +178,10 @@ fn namespace_dies_with_pid_1(mut host: HostGuard) {
     let run = run("03-pid", &["sh", "-c", "sleep 30 & echo started $!"]);
     host.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.trim()), (0, "started 2"));
-    assert!(started.elapsed() < Duration::from_secs(20), "the background sleep kept it alive");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the background sleep kept it alive"
+    );
 }
 
 /// The command's exit code is the binary's.
@@ -163,7 +194,12 @@ fn exit_code_passes_through(mut host: HostGuard, #[case] options: &[&str]) {
     let run = run("03-pid", &args);
     host.watch(&run.stderr);
     assert_eq!(run.code, 7, "{}", run.stderr);
-    assert!(run.stderr.contains("sh exited with code 7, so 03-pid exits with 7"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("sh exited with code 7, so 03-pid exits with 7"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The chapter's transcripts.
@@ -181,11 +217,16 @@ fn transcript_pid_1(mut host: HostGuard) {
 #[rstest]
 fn transcript_init(mut host: HostGuard) {
     let mut transcript = Transcript::default();
-    let args = ["--init", "sh", "-c", "echo my pid is $$; (sleep 0.1 &); sleep 0.3; exit 3"];
-    let (code, output) = run_merged("03-pid", &args);
-    host.watch(&output);
-    assert_eq!(code, 3);
-    transcript.lesson("03-pid", &args, &output);
+    let args = [
+        "--init",
+        "sh",
+        "-c",
+        "echo my pid is $$; (sleep 0.1 &); sleep 0.3; exit 3",
+    ];
+    let run = run("03-pid", &args);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 3);
+    transcript.lesson_parts("03-pid", &args, &run.stdout, &run.stderr);
     transcript.command("echo $?", "3\n");
     assert_transcript("03-pid", "init", &transcript);
 }
@@ -196,4 +237,104 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Inside, the parent of PID 1 has no number at all (0): it lives outside the namespace.
+/// Under `--init` the command's parent is our init, PID 1.
+#[rstest]
+fn transcript_parent(mut host: HostGuard) {
+    let mut transcript = Transcript::default();
+    let script = "echo \"pid $$, parent $PPID\"";
+    for (options, expected) in [
+        (&["--quiet"][..], "pid 1, parent 0\n"),
+        (&["--quiet", "--init"][..], "pid 2, parent 1\n"),
+    ] {
+        let mut args = options.to_vec();
+        args.extend(["sh", "-c", script]);
+        let (code, output) = run_merged("03-pid", &args);
+        host.watch(&output);
+        assert_eq!((code, output.as_str()), (0, expected));
+        transcript.lesson("03-pid", &args, &output);
+    }
+    assert_transcript("03-pid", "parent", &transcript);
+}
+
+/// Sends SIGTERM to the lesson binary `times` times, once `ready` is in the narration and the
+/// command has exec'd, and returns the transcript: the narration, with a comment line where
+/// each signal was sent (the student sends it from a second terminal).
+fn sigterm_transcript(
+    host: &mut HostGuard,
+    args: &[&str],
+    ready: &str,
+    times: usize,
+) -> Transcript {
+    let mut running = Running::start("03-pid", args);
+    let child = running.container_pid();
+    running.wait_for(Source::Stderr, ready);
+    wait_until("sleep has exec'd", || {
+        pids_in_namespace("pid", ns_inode(&child.to_string(), "pid").unwrap_or(0))
+            .iter()
+            .any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+    });
+    for sent in 1..=times {
+        running.signal(Signal::SIGTERM);
+        if sent < times {
+            running.wait_for(Source::Stderr, "the kernel drops it");
+        }
+    }
+    let run = running.finish();
+    host.watch(&run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.lesson("03-pid", args, "");
+    for line in run.stderr.lines() {
+        if line.contains("got SIGTERM") {
+            transcript.line("# in a second terminal: sudo kill -TERM $(pidof 03-pid)");
+        }
+        transcript.line(line);
+    }
+    transcript.command("echo $?", &format!("{}\n", run.code));
+    transcript
+}
+
+/// `sleep` as PID 1 has no handler for SIGTERM: the kernel drops the first one, and the
+/// lesson binary turns the second into a SIGKILL.
+#[rstest]
+fn transcript_sigterm_pid_1(mut host: HostGuard) {
+    let transcript = sigterm_transcript(&mut host, &["sleep", "30"], "go!", 2);
+    assert!(
+        transcript.text().ends_with("$ echo $?\n137\n"),
+        "{}",
+        transcript.text()
+    );
+    assert_transcript("03-pid", "sigterm-pid-1", &transcript);
+}
+
+/// Under `--init`, `sleep` is PID 2, an ordinary process: one SIGTERM, passed on by our init,
+/// ends it.
+#[rstest]
+fn transcript_sigterm_init(mut host: HostGuard) {
+    let args = ["--init", "sleep", "30"];
+    let transcript = sigterm_transcript(&mut host, &args, "started sleep as pid 2", 1);
+    assert!(
+        transcript.text().ends_with("$ echo $?\n143\n"),
+        "{}",
+        transcript.text()
+    );
+    assert_transcript("03-pid", "sigterm-init", &transcript);
+}
+
+/// Even SIGKILL is dropped when it comes from inside the namespace: a shell as PID 1 survives
+/// `kill -9 $$`. Only SIGKILL from an ancestor namespace always gets through.
+#[rstest]
+fn transcript_sigkill_from_inside(mut host: HostGuard) {
+    let args = ["--quiet", "sh", "-c", "kill -9 $$; echo still alive"];
+    let (code, output) = run_merged("03-pid", &args);
+    host.watch(&output);
+    assert_eq!((code, output.as_str()), (0, "still alive\n"));
+    let mut transcript = Transcript::default();
+    transcript.lesson("03-pid", &args, &output);
+    assert_transcript("03-pid", "sigkill-from-inside", &transcript);
 }

@@ -203,14 +203,7 @@ fn transcript_rootless(mut host: HostGuard) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
-    // stderr (narration) comes before the command's output here, as on a terminal: the
-    // narration up to "go!" is printed before the command starts, the last line after.
-    let (before, last) = run.stderr.trim_end().rsplit_once('\n').unwrap();
-    transcript.lesson(
-        "05-user",
-        &args,
-        &format!("{before}\n{}{last}\n", run.stdout),
-    );
+    transcript.lesson_parts("05-user", &args, &run.stdout, &run.stderr);
     assert_transcript("05-user", "rootless", &transcript);
 }
 
@@ -228,4 +221,144 @@ fn transcript_unmapped(mut host: HostGuard) {
     let mut transcript = Transcript::default();
     transcript.lesson("05-user", &args, &run.stdout);
     assert_transcript("05-user", "unmapped", &transcript);
+}
+
+/// Shows a command line as a student would type it (the words here need no inner quotes).
+fn shown(args: &[&str]) -> String {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.contains(|c: char| c.is_whitespace() || "'\";&|<>$".contains(c)) {
+                format!("'{a}'")
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// An ordinary user asks for a map of someone else's id: the kernel refuses the write.
+#[rstest]
+fn transcript_map_refused(mut host: HostGuard) {
+    let args = ["--quiet", "--map", "0 0 1", "true"];
+    let run = rootless(&mut host, &args);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    transcript.lesson("05-user", &args, &format!("{}{}", run.stdout, run.stderr));
+    assert_transcript("05-user", "map-refused", &transcript);
+}
+
+/// Root inside, with every capability, over what the user namespace owns: its hostname, its
+/// mounts. Not over the host's files: a root-owned file shows as 65534 and stays closed.
+#[rstest]
+fn transcript_inside_only(mut host: HostGuard) {
+    let mine = TempDir::new("user-mine");
+    mine.chown(UNPRIVILEGED);
+    let made = mine.path.join("made-inside");
+    let theirs = TempDir::new("user-root");
+    let root_owned = theirs.path.join("root-owned");
+    std::fs::write(&root_owned, "host root's\n").unwrap();
+    let (made, root_owned) = (made.to_str().unwrap(), root_owned.to_str().unwrap());
+    let hostname = || host_command("hostname", &[]).replace(&host_hostname(), "[HOST]");
+    let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    let mut inside = |transcript: &mut Transcript, script: &str| {
+        let args = ["--quiet", "sh", "-c", script];
+        let run = rootless(&mut host, &args);
+        transcript.lesson("05-user", &args, &format!("{}{}", run.stdout, run.stderr));
+        run.code
+    };
+    let code = inside(&mut transcript, "hostname inside; hostname");
+    assert_eq!(code, 0);
+    transcript.command("hostname", &hostname());
+    let code = inside(
+        &mut transcript,
+        "mount -t tmpfs scratch /mnt && findmnt -n -o TARGET,SOURCE,FSTYPE /mnt",
+    );
+    assert_eq!(code, 0);
+    let code = inside(
+        &mut transcript,
+        &format!("touch {made} && stat -c \"%u %n\" {made}"),
+    );
+    assert_eq!(code, 0);
+    let on_host = format!("stat -c \"%u %n\" {made}");
+    transcript.command(&on_host, &host_command("sh", &["-c", &on_host]));
+    let code = inside(
+        &mut transcript,
+        &format!("stat -c \"%u %n\" {root_owned}; echo changed >> {root_owned}"),
+    );
+    assert_ne!(code, 0);
+    assert_eq!(
+        std::fs::read_to_string(root_owned).unwrap(),
+        "host root's\n"
+    );
+    assert_transcript("05-user", "inside-only", &transcript);
+}
+
+/// Run by root with SUDO_UID/SUDO_GID set, as sudo sets them: root inside is the user behind
+/// sudo. With a map that leaves 0 inside unmapped, the child keeps host root's uid, which
+/// shows as 65534: that is why the child calls setresuid(0, 0, 0).
+#[rstest]
+fn transcript_under_sudo(mut host: HostGuard) {
+    let me = UNPRIVILEGED.to_string();
+    let mut transcript = Transcript::default();
+    for args in [
+        &["sh", "-c", "id; cat /proc/self/uid_map"][..],
+        &[
+            "--quiet",
+            "--map",
+            "1000 47000 1",
+            "sh",
+            "-c",
+            "id; cat /proc/self/uid_map",
+        ],
+    ] {
+        let out = std::process::Command::new(bin("05-user"))
+            .args(args)
+            .env("SUDO_UID", &me)
+            .env("SUDO_GID", &me)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        host.watch(&stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        // As on a terminal: the narration up to "go!" comes before the command's output.
+        let output = match stderr.trim_end().rsplit_once('\n') {
+            Some((before, last)) => format!("{before}\n{stdout}{last}\n"),
+            None => format!("{stdout}{stderr}"),
+        };
+        transcript.line(&format!(
+            "# SUDO_UID={me} SUDO_GID={me} target/debug/05-user {}",
+            shown(args)
+        ));
+        for line in output.lines() {
+            transcript.line(line);
+        }
+    }
+    assert_transcript("05-user", "under-sudo", &transcript);
+}
+
+/// The error where user namespaces are turned off, made safely: the limit is set to 0 only
+/// inside a user namespace of the test's own, as an ordinary user.
+#[rstest]
+fn transcript_userns_off() {
+    require_root();
+    let dir = TempDir::new("user-off");
+    let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
+    let script = format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
+    let args = ["--user", "--map-root-user", "sh", "-c", &script];
+    let run = run_as(UNPRIVILEGED, "unshare", &args);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    transcript.command(
+        &format!("unshare {}", shown(&args)),
+        &format!("{}{}", run.stdout, run.stderr),
+    );
+    assert_transcript("05-user", "userns-off", &transcript);
 }

@@ -23,12 +23,20 @@ fn hostname_inside_is_the_requested_one(
     let mut running = Running::start("01-uts", &args);
     let inside = running.wait_for(Source::Stdout, "");
     assert_eq!(inside, expected);
-    assert_eq!(host_hostname(), before, "the host's hostname changed during the run");
+    assert_eq!(
+        host_hostname(),
+        before,
+        "the host's hostname changed during the run"
+    );
     running.close_stdin();
     let run = running.finish();
     host.watch(&run.stderr);
     assert_eq!(run.code, 0);
-    assert_eq!(host_hostname(), before, "the host's hostname changed after the run");
+    assert_eq!(
+        host_hostname(),
+        before,
+        "the host's hostname changed after the run"
+    );
 }
 
 /// Seen from outside, in /proc: the child's uts namespace differs from ours, and every other
@@ -41,7 +49,11 @@ fn only_the_uts_namespace_differs(mut host: HostGuard) {
     for kind in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
         let ours = ns_inode("self", kind).unwrap();
         let theirs = ns_inode(&child, kind).unwrap();
-        assert_eq!(ours != theirs, kind == "uts", "{kind}: ours {ours}, the child's {theirs}");
+        assert_eq!(
+            ours != theirs,
+            kind == "uts",
+            "{kind}: ours {ours}, the child's {theirs}"
+        );
     }
     running.close_stdin();
     let run = running.finish();
@@ -50,7 +62,11 @@ fn only_the_uts_namespace_differs(mut host: HostGuard) {
     // The narration's table says the same as /proc.
     let new_rows: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" NEW ")).collect();
     assert_eq!(new_rows.len(), 1, "{}", run.stderr);
-    assert!(new_rows[0].trim_start().starts_with("uts"), "{}", run.stderr);
+    assert!(
+        new_rows[0].trim_start().starts_with("uts"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The chapter's first experiment, as the student's terminal shows it.
@@ -61,9 +77,15 @@ fn transcript_hostname(mut host: HostGuard) {
     host.watch(&output);
     assert_eq!(code, 0);
     let mut transcript = Transcript::default();
-    transcript.command("hostname", &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"));
+    transcript.command(
+        "hostname",
+        &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"),
+    );
     transcript.lesson("01-uts", &args, &output);
-    transcript.command("hostname", &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"));
+    transcript.command(
+        "hostname",
+        &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"),
+    );
     assert_transcript("01-uts", "hostname", &transcript);
 }
 
@@ -72,5 +94,44 @@ fn transcript_hostname(mut host: HostGuard) {
 fn quiet_prints_only_the_command_output(mut host: HostGuard) {
     let run = run("01-uts", &["--quiet", "--hostname", "q", "hostname"]);
     host.watch(&run.stderr);
-    assert_eq!((run.code, run.stdout.as_str(), run.stderr.as_str()), (0, "q\n", ""));
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "q\n", "")
+    );
+}
+
+/// The command may rename its UTS namespace again; the host keeps its name. With `--quiet`
+/// only the command's own output is left.
+#[rstest]
+fn transcript_rename_inside(mut host: HostGuard) {
+    let args = [
+        "--quiet",
+        "sh",
+        "-c",
+        "hostname; hostname renamed; hostname",
+    ];
+    let (code, output) = run_merged("01-uts", &args);
+    host.watch(&output);
+    assert_eq!((code, output.as_str()), (0, "container\nrenamed\n"));
+    let mut transcript = Transcript::default();
+    transcript.lesson("01-uts", &args, &output);
+    transcript.command(
+        "hostname",
+        &host_command("hostname", &[]).replace(&host_hostname(), "[HOST]"),
+    );
+    assert_transcript("01-uts", "rename-inside", &transcript);
+}
+
+/// A command that does not exist: the child's failed `exec` travels back to the parent, which
+/// says why and exits 127, as a shell would.
+#[rstest]
+fn transcript_missing_command(mut host: HostGuard) {
+    let args = ["no-such-command"];
+    let (code, output) = run_merged("01-uts", &args);
+    host.watch(&output);
+    assert_eq!(code, 127, "{output}");
+    let mut transcript = Transcript::default();
+    transcript.lesson("01-uts", &args, &output);
+    transcript.command("echo $?", &format!("{code}\n"));
+    assert_transcript("01-uts", "missing-command", &transcript);
 }

@@ -11,7 +11,7 @@ pub enum Error {
 
     /// We lack a capability the kernel will insist on.
     #[error(
-        "{program} needs root: {why} needs CAP_SYS_ADMIN, and this process (uid {uid}) does not have it.\n\
+        "{program} needs root: {why} needs {capability}, and this process (uid {uid}) does not have it.\n\
          fix: run it with `cargo run --bin {program}` (which uses sudo for you) or `sudo {path}`.\n\
          Lesson 05 shows how a user namespace lets an ordinary user do this without root."
     )]
@@ -19,6 +19,7 @@ pub enum Error {
         program: String,
         path: String,
         why: String,
+        capability: &'static str,
         uid: u32,
     },
 
@@ -44,6 +45,10 @@ pub enum Error {
         text: String,
         error: std::io::Error,
     },
+
+    /// Setting up the container's network failed.
+    #[error("network: {0}")]
+    Network(String),
 
     /// `clone(2)` itself said no.
     #[error("clone({flags}) failed: {errno}{hint}")]

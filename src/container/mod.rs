@@ -8,6 +8,7 @@
 //! - [`uts`]: the hostname;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
 //! - [`user`]: uid and gid maps;
+//! - [`net`] and [`netlink`]: a veth pair, a bridge, addresses and routes;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
@@ -22,6 +23,8 @@ pub mod handshake;
 pub mod mount;
 pub mod namespaces;
 pub mod narrate;
+pub mod net;
+pub mod netlink;
 pub mod pid;
 pub mod privileges;
 pub mod signals;
@@ -60,6 +63,9 @@ pub struct Container {
     /// The uid/gid maps the parent writes (only meaningful with [`Namespace::User`]);
     /// `None` leaves the ids unmapped.
     pub id_maps: Option<IdMaps>,
+    /// The network to wire the child to (only meaningful with [`Namespace::Net`]); `None`
+    /// leaves its network namespace with only `lo`, down.
+    pub network: Option<net::NetworkConfig>,
 }
 
 impl Container {
@@ -72,6 +78,7 @@ impl Container {
             init: false,
             propagation: Propagation::default(),
             id_maps: None,
+            network: None,
         }
     }
 
@@ -105,6 +112,12 @@ impl Container {
         self
     }
 
+    /// Wire the child to a bridge on the host (`None`: no network but `lo`).
+    pub fn network(mut self, network: Option<net::NetworkConfig>) -> Self {
+        self.network = network;
+        self
+    }
+
     /// The namespace part of the `clone(2)` flags.
     pub fn clone_flags(&self) -> CloneFlags {
         self.namespaces
@@ -122,6 +135,14 @@ impl Container {
         }
         if let Some(maps) = &self.id_maps {
             maps.validate()?;
+        }
+        if let Some(network) = &self.network {
+            if !self.namespaces.contains(&Namespace::Net) {
+                return Err(Error::BadInput(
+                    "a network needs a new network namespace".into(),
+                ));
+            }
+            network.validate()?;
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::BadInput(

@@ -12,6 +12,7 @@ use nix::mount::{MsFlags, mount};
 use std::fmt;
 use std::str::FromStr;
 
+// ANCHOR: propagation
 /// How mount and unmount events travel between this mount and its copies (`mount(8)`,
 /// "shared subtree operations").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub enum Propagation {
     /// Private, and the mount cannot be bind-mounted elsewhere either.
     Unbindable,
 }
+// ANCHOR_END: propagation
 
 impl Propagation {
     pub const ALL: [Propagation; 4] = [

@@ -6,6 +6,7 @@ use procfs::process::Process;
 /// Bit numbers in the capability sets (`<linux/capability.h>`).
 const CAP_SETGID: u32 = 6;
 const CAP_SETUID: u32 = 7;
+const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;
 
 /// Is this capability in our effective set (`CapEff` in `/proc/self/status`)?
@@ -29,29 +30,35 @@ pub fn can_map_any_ids() -> procfs::ProcResult<bool> {
 /// namespace, no privilege is needed: the other namespaces are created inside it, where the
 /// child is root (unless this machine turned that off for ordinary users).
 pub fn check(program: &str, container: &Container) -> Result<(), Error> {
+    if container.network.is_some() && !has_capability(CAP_NET_ADMIN)? {
+        let why = "creating a veth pair and a bridge on the host".to_string();
+        return Err(needs_root(program, why, "CAP_NET_ADMIN"));
+    }
     if container.namespaces.is_empty() || has_cap_sys_admin()? {
         return Ok(());
     }
     if container.namespaces.contains(&Namespace::User) {
         return user::check_unprivileged_userns_allowed(program);
     }
-    Err(needs_root(program, container))
-}
-// ANCHOR_END: check
-
-fn needs_root(program: &str, container: &Container) -> Error {
     let flags: Vec<_> = container
         .namespaces
         .iter()
         .map(|ns| ns.flag_name())
         .collect();
+    let why = format!("clone({})", flags.join(" | "));
+    Err(needs_root(program, why, "CAP_SYS_ADMIN"))
+}
+// ANCHOR_END: check
+
+fn needs_root(program: &str, why: String, capability: &'static str) -> Error {
     let path = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| program.to_string());
     Error::NeedsRoot {
         program: program.to_string(),
         path,
-        why: format!("clone({})", flags.join(" | ")),
+        why,
+        capability,
         uid: nix::unistd::geteuid().as_raw(),
     }
 }

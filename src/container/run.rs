@@ -3,9 +3,11 @@
 use super::exit::{self, Ending};
 use super::handshake::Message;
 use super::namespaces::{self, NamespacePair};
+use super::net::{self, Attachment};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
 use super::{Container, Error, Namespace, Narrator, Propagation, pid, privileges, user};
+use nix::sys::signal::SigSet;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -17,13 +19,32 @@ pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> 
     privileges::check(narrator.program(), container)?;
     let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
+    let network = lease_address(container, narrator)?;
+    let result = start(container, network.as_ref(), &old_mask, &inbox, narrator);
+    if let (Some(config), Some(attachment)) = (&container.network, &network) {
+        // Whatever happened, give the address back and check the veth pair is gone.
+        if let Err(error) = net::detach(config, attachment, narrator) {
+            narrator.error(&error);
+        }
+    }
+    result
+}
+
+/// Clones the child and sees it through to the end.
+fn start(
+    container: &Container,
+    network: Option<&Attachment>,
+    old_mask: &SigSet,
+    inbox: &SignalInbox,
+    narrator: &Narrator,
+) -> Result<Ending, Error> {
     narrator.say(format!(
         "clone({}): asking the kernel for a child process{}",
         spawn::flag_names(&container.namespaces),
         describe_new_namespaces(container)
     ));
-    let child = spawn::spawn(container, &old_mask)?;
-    let result = supervise(container, &child, &inbox, narrator);
+    let child = spawn::spawn(container, network, old_mask)?;
+    let result = supervise(container, network, &child, inbox, narrator);
     if result.is_err() {
         stop(child.pid);
     }
@@ -34,6 +55,7 @@ pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> 
 /// From "the child exists" to "the child ended".
 fn supervise(
     container: &Container,
+    network: Option<&Attachment>,
     child: &Child,
     inbox: &SignalInbox,
     narrator: &Narrator,
@@ -41,8 +63,8 @@ fn supervise(
     // The child is waiting for Go: this is when the parent looks at it (and, in later
     // lessons, writes its uid maps, moves a veth into it, puts it in a cgroup).
     narrate_child(child.pid, narrator)?;
-    prepare_from_outside(container, child.pid, narrator)?;
-    narrate_plan(container, narrator);
+    prepare_from_outside(container, network, child.pid, narrator)?;
+    narrate_plan(container, network, narrator);
     child.channel.send(&Message::Go)?;
     match child.channel.recv()? {
         // End-of-file: exec closed the child's close-on-exec end. The command runs.
@@ -74,15 +96,34 @@ fn supervise(
 /// from outside adds it here.
 fn prepare_from_outside(
     container: &Container,
+    network: Option<&Attachment>,
     child: Pid,
     narrator: &Narrator,
 ) -> Result<(), Error> {
     if container.namespaces.contains(&Namespace::User) {
         write_id_maps(container, child, narrator)?;
     }
+    if let (Some(config), Some(attachment)) = (&container.network, network) {
+        net::attach(config, attachment, child.as_raw() as u32, narrator)?;
+    }
     Ok(())
 }
 // ANCHOR_END: prepare_from_outside
+
+/// Picks the container's address before anything else is created.
+fn lease_address(container: &Container, narrator: &Narrator) -> Result<Option<Attachment>, Error> {
+    let Some(config) = &container.network else {
+        return Ok(None);
+    };
+    let attachment = net::lease(config)?;
+    narrator.say(format!(
+        "leased {} in {} (gateway {}) for this container",
+        attachment.address,
+        config.subnet,
+        config.subnet.gateway()
+    ));
+    Ok(Some(attachment))
+}
 
 fn write_id_maps(container: &Container, child: Pid, narrator: &Narrator) -> Result<(), Error> {
     let Some(maps) = &container.id_maps else {
@@ -147,7 +188,7 @@ fn describe_pair(pair: &NamespacePair) -> String {
 }
 
 /// What the child does after Go.
-fn narrate_plan(container: &Container, narrator: &Narrator) {
+fn narrate_plan(container: &Container, network: Option<&Attachment>, narrator: &Narrator) {
     let mut steps = Vec::new();
     if container.namespaces.contains(&Namespace::User)
         && container
@@ -159,6 +200,9 @@ fn narrate_plan(container: &Container, narrator: &Narrator) {
     }
     if let Some(name) = &container.hostname {
         steps.push(format!("sethostname(\"{name}\")"));
+    }
+    if let Some(attachment) = network {
+        steps.push(net::inside_steps(attachment));
     }
     if container.namespaces.contains(&Namespace::Mount) {
         steps.push(format!("mount --make-r{} /", container.propagation));

@@ -64,6 +64,7 @@ impl SignalInbox {
         Ok(SignalInbox { fd })
     }
 
+    // ANCHOR: from_terminal
     /// Waits for the next signal.
     pub fn next(&self) -> nix::Result<Arrival> {
         loop {
@@ -79,4 +80,5 @@ impl SignalInbox {
             }
         }
     }
+    // ANCHOR_END: from_terminal
 }

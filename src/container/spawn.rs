@@ -1,6 +1,7 @@
 //! Creating the child with `clone(2)`, and what the child does until it becomes the command.
 
 use super::handshake::{self, Channel, ChildError, Message};
+use super::net::{self, Attachment};
 use super::{Container, Error, Namespace, mount, pid, signals, user, uts};
 use nix::errno::Errno;
 use nix::sched::clone;
@@ -24,12 +25,17 @@ pub struct Child {
 // ANCHOR: spawn
 /// Calls `clone(2)` with the container's namespace flags. The child inherits `old_mask`'s
 /// replacement (the watched signals blocked) and restores `old_mask` before `exec`.
-pub fn spawn(container: &Container, old_mask: &SigSet) -> Result<Child, Error> {
+pub fn spawn(
+    container: &Container,
+    network: Option<&Attachment>,
+    old_mask: &SigSet,
+) -> Result<Child, Error> {
     let (parent_end, child_end) = handshake::channel().map_err(Error::sys("socketpair"))?;
     let parent_end_fd = parent_end.as_raw_fd();
     let mut stack = vec![0u8; STACK_SIZE];
     let flags = container.clone_flags();
-    let child_main = Box::new(|| child_main(container, &child_end, parent_end_fd, old_mask));
+    let child_main =
+        Box::new(|| child_main(container, network, &child_end, parent_end_fd, old_mask));
     // SAFETY: this process is single-threaded, and without CLONE_VM the child gets its own
     // copy of memory, as after fork(2): it can run any of our code. `stack` outlives the call
     // in our memory, and the child has its own copy of it.
@@ -47,6 +53,7 @@ pub fn spawn(container: &Container, old_mask: &SigSet) -> Result<Child, Error> {
 /// something failed.
 fn child_main(
     container: &Container,
+    network: Option<&Attachment>,
     channel: &Channel,
     parent_end: RawFd,
     old_mask: &SigSet,
@@ -57,7 +64,7 @@ fn child_main(
     if !matches!(channel.recv(), Ok(Some(Message::Go))) {
         return 125; // The parent is gone: nobody is left to tell.
     }
-    let error = match prepare(container) {
+    let error = match prepare(container, network) {
         Ok(()) if container.init => {
             return pid::run_init(&container.command, channel, old_mask) as isize;
         }
@@ -74,7 +81,7 @@ fn child_main(
 
 /// What the child sets up inside its new namespaces. Each lesson that needs a step in the
 /// child adds one line here.
-fn prepare(container: &Container) -> Result<(), ChildError> {
+fn prepare(container: &Container, network: Option<&Attachment>) -> Result<(), ChildError> {
     if container.namespaces.contains(&Namespace::User)
         && container
             .id_maps
@@ -85,6 +92,12 @@ fn prepare(container: &Container) -> Result<(), ChildError> {
     }
     if let Some(name) = &container.hostname {
         uts::set_hostname(name).map_err(failed(format!("sethostname({name:?})")))?;
+    }
+    if let Some(attachment) = network {
+        net::configure_inside(attachment).map_err(|(step, error)| ChildError {
+            step,
+            errno: Errno::from_raw(error.raw_os_error().unwrap_or(nix::libc::EIO)),
+        })?;
     }
     if container.namespaces.contains(&Namespace::Mount) {
         let mode = container.propagation;

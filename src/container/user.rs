@@ -101,6 +101,7 @@ impl IdMaps {
     }
 }
 
+// ANCHOR: invoking_user
 /// The user (and their group) who ran this program: `SUDO_UID`/`SUDO_GID` when sudo ran us.
 pub fn invoking_user() -> (u32, u32) {
     let from_sudo = |name: &str| std::env::var(name).ok()?.parse::<u32>().ok();
@@ -114,6 +115,7 @@ pub fn invoking_user() -> (u32, u32) {
         nix::unistd::getgid().as_raw(),
     )
 }
+// ANCHOR_END: invoking_user
 
 fn validate_ranges(kind: &str, ranges: &[IdRange]) -> Result<(), Error> {
     if ranges.len() > MAX_MAP_LINES {

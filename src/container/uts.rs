@@ -2,6 +2,7 @@
 
 use super::Error;
 
+// ANCHOR: hostname_limit
 /// The kernel's limit on a hostname's length in bytes (`HOST_NAME_MAX` in `<limits.h>`).
 pub const HOST_NAME_MAX: usize = 64;
 
@@ -16,6 +17,7 @@ pub fn validate_hostname(name: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+// ANCHOR_END: hostname_limit
 
 // ANCHOR: set_hostname
 /// Runs in the child: changes the hostname of the UTS namespace it is in. Because the child

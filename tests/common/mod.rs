@@ -134,6 +134,8 @@ pub struct Running {
     lines: mpsc::Receiver<(Source, String)>,
     pub stdout: Vec<String>,
     pub stderr: Vec<String>,
+    /// How many lines of stdout and of stderr `wait_for` has already looked at.
+    seen: [usize; 2],
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -171,6 +173,7 @@ impl Running {
             lines,
             stdout: Vec::new(),
             stderr: Vec::new(),
+            seen: [0, 0],
         }
     }
 
@@ -179,18 +182,24 @@ impl Running {
         nix::unistd::Pid::from_raw(self.child.id() as i32)
     }
 
-    /// Waits for a line from `source` that contains `text`, and returns it.
+    /// Waits for a line from `source` that contains `text`, and returns it. Lines are looked
+    /// at once each, in order: lines that came while waiting for the other source count too.
     pub fn wait_for(&mut self, source: Source, text: &str) -> String {
         let deadline = Instant::now() + RUN_LIMIT;
         loop {
+            let (lines, seen) = match source {
+                Source::Stdout => (&self.stdout, &mut self.seen[0]),
+                Source::Stderr => (&self.stderr, &mut self.seen[1]),
+            };
+            while *seen < lines.len() {
+                *seen += 1;
+                if lines[*seen - 1].contains(text) {
+                    return lines[*seen - 1].clone();
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok((from, line)) => {
-                    self.keep(from, &line);
-                    if from == source && line.contains(text) {
-                        return line;
-                    }
-                }
+                Ok((from, line)) => self.keep(from, &line),
                 Err(_) => {
                     let _ = self.child.kill();
                     panic!(
@@ -473,6 +482,36 @@ impl Transcript {
         self
     }
 
+    /// Adds `$ cargo run …` with its output composed from separate stdout and stderr, in the
+    /// order a terminal shows it: the narration up to the command's start (the "go!" line,
+    /// or init's "started" line), then the command's output, then the rest of the narration.
+    /// Where the command's output and the parent's narration run at the same time, a merged
+    /// pipe would show them in whichever order the scheduler chose.
+    pub fn lesson_parts(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        stdout: &str,
+        stderr: &str,
+    ) -> &mut Self {
+        let lines: Vec<&str> = stderr.lines().collect();
+        let start = lines
+            .iter()
+            .rposition(|l| l.contains("] go!") || l.contains(") started "))
+            .map_or(0, |i| i + 1);
+        let mut output = String::new();
+        for line in &lines[..start] {
+            output.push_str(line);
+            output.push('\n');
+        }
+        output.push_str(stdout);
+        for line in &lines[start..] {
+            output.push_str(line);
+            output.push('\n');
+        }
+        self.lesson(name, args, &output)
+    }
+
     /// Adds any command line and its output.
     pub fn command(&mut self, line: &str, output: &str) -> &mut Self {
         self.line(&format!("$ {line}"));
@@ -525,7 +564,7 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"\b40265\d{5}\b", "[INODE]"),
         (r"0x[0-9a-f]{8}", "[KEY]"),
         (r"(Message queue id:) \d+", "$1 [ID]"),
-        (r"(?m)^(\[KEY\]\s+)\d+", "$1[ID]"),
+        (r"(?m)^(\[KEY\]) +\d+ +", "$1 [ID] "),
         (r"orphan pid \d+", "orphan pid [N]"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
         (r"(?m)^(root +\d+ +\d+ +\d+) \d\d:\d\d", "$1 [TIME]"),

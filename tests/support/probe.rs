@@ -5,6 +5,9 @@
 //! - `mq-exists NAME`: print `present` or `absent`
 //! - `mq-unlink NAME`: remove it, print `removed`
 //! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
+//! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP connections
+//!   on any address with `hello from HOSTNAME`, one at a time
+//! - `connect ADDRESS PORT`: print what the listener there says
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
@@ -20,7 +23,10 @@ fn main() -> ExitCode {
         ["mq-exists", name] => mq_exists(name),
         ["mq-unlink", name] => mq_remove(name),
         ["fds"] => open_fds(),
-        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds".to_string()),
+        ["listen", port] => listen(port, "1"),
+        ["listen", port, count] => listen(port, count),
+        ["connect", address, port] => connect(address, port),
+        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | listen PORT [COUNT] | connect ADDRESS PORT".to_string()),
     };
     match answer {
         Ok(text) => {
@@ -50,7 +56,12 @@ fn mq_create(name: &str) -> Result<String, String> {
 }
 
 fn mq_exists(name: &str) -> Result<String, String> {
-    match mq_open(queue_name(name).as_c_str(), MQ_OFlag::O_RDONLY, Mode::empty(), None) {
+    match mq_open(
+        queue_name(name).as_c_str(),
+        MQ_OFlag::O_RDONLY,
+        Mode::empty(),
+        None,
+    ) {
         Ok(_) => Ok("present".to_string()),
         Err(Errno::ENOENT) => Ok("absent".to_string()),
         Err(e) => Err(format!("mq_open({name}): {e}")),
@@ -74,5 +85,37 @@ fn open_fds() -> Result<String, String> {
         })
         .collect();
     fds.sort();
-    Ok(fds.iter().map(|fd| fd.to_string()).collect::<Vec<_>>().join(" "))
+    Ok(fds
+        .iter()
+        .map(|fd| fd.to_string())
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+fn listen(port: &str, count: &str) -> Result<String, String> {
+    use std::io::Write;
+    let count: usize = count.parse().map_err(|_| format!("bad count {count}"))?;
+    let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}"))
+        .map_err(|e| format!("bind :{port}: {e}"))?;
+    println!("listening");
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    for _ in 0..count {
+        let (mut stream, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        let _ = writeln!(stream, "hello from {}", hostname.trim());
+    }
+    Ok(format!("answered {count}"))
+}
+
+fn connect(address: &str, port: &str) -> Result<String, String> {
+    use std::io::Read;
+    let target = format!("{address}:{port}");
+    let socket: std::net::SocketAddr = target.parse().map_err(|e| format!("{target}: {e}"))?;
+    let timeout = std::time::Duration::from_secs(10);
+    let mut stream = std::net::TcpStream::connect_timeout(&socket, timeout)
+        .map_err(|e| format!("connect {target}: {e}"))?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .map_err(|e| format!("read {target}: {e}"))?;
+    Ok(text.trim().to_string())
 }
