@@ -250,8 +250,9 @@ fn transcript_map_refused(mut host: HostGuard) {
     assert_transcript("05-user", "map-refused", &transcript);
 }
 
-/// Root inside, with every capability, over what the user namespace owns: its hostname, its
-/// mounts. Not over the host's files: a root-owned file shows as 65534 and stays closed.
+/// Root inside, with every capability (none outside), over what the user namespace owns: its
+/// hostname, its mounts. Not over the host's files: a root-owned file shows as 65534 and
+/// stays closed.
 #[rstest]
 fn transcript_inside_only(mut host: HostGuard) {
     let mine = TempDir::new("user-mine");
@@ -270,6 +271,10 @@ fn transcript_inside_only(mut host: HostGuard) {
         transcript.lesson("05-user", &args, &format!("{}{}", run.stdout, run.stderr));
         run.code
     };
+    let outside = run_as(UNPRIVILEGED, "grep", &["CapEff", "/proc/self/status"]);
+    transcript.command("grep CapEff /proc/self/status", &outside.stdout);
+    let code = inside(&mut transcript, "grep CapEff /proc/self/status");
+    assert_eq!(code, 0);
     let code = inside(&mut transcript, "hostname inside; hostname");
     assert_eq!(code, 0);
     transcript.command("hostname", &hostname());

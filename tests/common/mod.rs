@@ -23,6 +23,7 @@ pub fn bin(name: &str) -> &'static str {
         "03-pid" => env!("CARGO_BIN_EXE_03-pid"),
         "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
         "05-user" => env!("CARGO_BIN_EXE_05-user"),
+        "06-net" => env!("CARGO_BIN_EXE_06-net"),
         "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
         _ => panic!("no binary named {name}"),
     }
@@ -146,8 +147,14 @@ pub enum Source {
 
 impl Running {
     pub fn start(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(bin(name))
-            .args(args)
+        let mut command = Command::new(bin(name));
+        command.args(args);
+        Running::from_command(command)
+    }
+
+    /// Starts any command, with its stdin, stdout and stderr piped to the test.
+    pub fn from_command(mut command: Command) -> Running {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -249,8 +256,8 @@ impl Running {
         }
         Run {
             code,
-            stdout: self.stdout.join("\n"),
-            stderr: self.stderr.join("\n"),
+            stdout: self.stdout.iter().map(|line| format!("{line}\n")).collect(),
+            stderr: self.stderr.iter().map(|line| format!("{line}\n")).collect(),
         }
     }
 }
@@ -566,6 +573,12 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"(Message queue id:) \d+", "$1 [ID]"),
         (r"(?m)^(\[KEY\]) +\d+ +", "$1 [ID] "),
         (r"orphan pid \d+", "orphan pid [N]"),
+        (r"\bns([bp])\d+", "ns${1}[PID]"),
+        (r"(?m)^(\d+: \w+)@if\d+", "$1@if[N]"),
+        (r"(eth0@if)\d+", "${1}[N]"),
+        (r"link/ether [0-9a-f:]{17}", "link/ether [MAC]"),
+        (r"fe80::[0-9a-f:]+/64", "fe80::[MAC]/64"),
+        (r"netns \d+", "netns [PID]"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
         (r"(?m)^(root +\d+ +\d+ +\d+) \d\d:\d\d", "$1 [TIME]"),
     ]

@@ -1,0 +1,394 @@
+//! Lesson 06: a network namespace wired to a bridge by a veth pair.
+//!
+//! Each test plays "the host" in a network namespace of its own, made for it (`unshare --net`),
+//! so that its bridge, veths and traffic never touch the machine's real network, and tests can
+//! run side by side. The test checks that namespace before it ends: no veth is left, and no
+//! lease in the test's state directory.
+
+mod common;
+
+use common::*;
+use rstest::{fixture, rstest};
+use std::fs::File;
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// A network namespace playing the host, held open by a `sleep` started in it.
+struct TestHost {
+    holder: Child,
+    netns: File,
+    state: TempDir,
+}
+
+#[fixture]
+fn net_host() -> TestHost {
+    require_root();
+    let holder = Command::new("unshare")
+        .args(["--net", "sleep", "600"])
+        .spawn()
+        .unwrap();
+    let pid = holder.id().to_string();
+    let ours = ns_inode("self", "net");
+    let deadline = Instant::now() + RUN_LIMIT;
+    while ns_inode(&pid, "net") == ours {
+        assert!(Instant::now() < deadline, "unshare --net did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let netns = File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    let host = TestHost {
+        holder,
+        netns,
+        state: TempDir::new("net-state"),
+    };
+    host.sh("ip link set lo up");
+    host
+}
+
+impl TestHost {
+    /// A command that will run in this namespace.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        let fd = self.netns.as_raw_fd();
+        // SAFETY: runs in the forked child before exec; setns(2) is async-signal-safe and the
+        // closure touches nothing but the fd number.
+        unsafe {
+            command.pre_exec(move || {
+                let netns = BorrowedFd::borrow_raw(fd);
+                nix::sched::setns(netns, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        command
+    }
+
+    /// 06-net, with this test's state directory, in this namespace.
+    fn lesson(&self, args: &[&str]) -> Command {
+        let mut command = self.command(bin("06-net"));
+        command.arg("--state-dir").arg(&self.state.path).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Running::from_command(self.lesson(args)).finish()
+    }
+
+    fn start(&self, args: &[&str]) -> Running {
+        Running::from_command(self.lesson(args))
+    }
+
+    /// Runs a shell command here and returns its stdout.
+    fn sh(&self, script: &str) -> String {
+        let out = self.command("sh").args(["-c", script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The names of the links here.
+    fn links(&self) -> Vec<String> {
+        self.sh("ip -o link")
+            .lines()
+            .map(|line| {
+                line.split(": ")
+                    .nth(1)
+                    .unwrap()
+                    .split('@')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// No veth left, and no lease.
+    fn check_clean(&self) {
+        let is_veth = |name: &String| {
+            let digits = name
+                .strip_prefix("nsb")
+                .or_else(|| name.strip_prefix("nsp"));
+            digits.is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+        };
+        let veths: Vec<String> = self.links().into_iter().filter(is_veth).collect();
+        assert!(veths.is_empty(), "veths left behind: {veths:?}");
+        if let Ok(entries) = std::fs::read_dir(&self.state.path) {
+            let leases: Vec<_> = entries.collect();
+            assert!(
+                leases.is_empty(),
+                "the state directory still holds {leases:?}"
+            );
+        }
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.check_clean();
+        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// `link: <FLAGS>` of each line of `ip -o link`.
+fn link_flags(ip_link: &str, name: &str) -> String {
+    let line = ip_link.lines().find(|l| {
+        l.split(": ")
+            .nth(1)
+            .is_some_and(|n| n.split('@').next() == Some(name))
+    });
+    let line = line.unwrap_or_else(|| panic!("no link {name} in:\n{ip_link}"));
+    line.split('<')
+        .nth(1)
+        .unwrap()
+        .split('>')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[rstest]
+fn without_a_network_there_is_only_lo_and_it_is_down(mut host: HostGuard, net_host: TestHost) {
+    let run = net_host.run(&["--network", "none", "ip", "-o", "link"]);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert!(
+        !link_flags(&run.stdout, "lo").split(',').any(|f| f == "UP"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[rstest]
+fn with_a_bridge_eth0_has_an_address_lo_is_up_and_a_default_route(
+    mut host: HostGuard,
+    net_host: TestHost,
+) {
+    let script = "ip -o link; echo; ip -o -4 addr show eth0; ip route show default";
+    let run = net_host.run(&["sh", "-c", script]);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (links, rest) = run.stdout.split_once("\n\n").unwrap();
+    assert!(
+        link_flags(links, "lo").split(',').any(|f| f == "UP"),
+        "{links}"
+    );
+    assert!(
+        link_flags(links, "eth0").split(',').any(|f| f == "UP"),
+        "{links}"
+    );
+    assert_eq!(links.lines().count(), 2, "{links}");
+    assert!(rest.contains("inet 10.89.0.2/24"), "{rest}");
+    assert!(rest.contains("default via 10.89.0.1 dev eth0"), "{rest}");
+    // The bridge stays on the host for the next container, with the gateway address.
+    assert!(net_host.links().contains(&"nsbox0".to_string()));
+    assert!(
+        net_host
+            .sh("ip -o -4 addr show nsbox0")
+            .contains("10.89.0.1/24")
+    );
+}
+
+#[rstest]
+fn host_reaches_a_listener_in_the_container(mut host: HostGuard, net_host: TestHost) {
+    let mut container = net_host.start(&["--hostname", "box", probe(), "listen", "8080"]);
+    container.wait_for(Source::Stdout, "listening");
+    let answer = net_host
+        .command(probe())
+        .args(["connect", "10.89.0.2", "8080"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&answer.stdout).trim(),
+        "hello from box"
+    );
+    let run = container.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[rstest]
+fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestHost) {
+    let mut on_host = Running::from_command({
+        let mut command = net_host.command(probe());
+        command.args(["listen", "9000"]);
+        command
+    });
+    on_host.wait_for(Source::Stdout, "listening");
+    let mut a = net_host.start(&[
+        "--hostname",
+        "a",
+        "--ip",
+        "10.89.0.10",
+        probe(),
+        "listen",
+        "8080",
+    ]);
+    a.wait_for(Source::Stdout, "listening");
+    let script = format!(
+        "{p} connect 10.89.0.10 8080 && {p} connect 10.89.0.1 9000",
+        p = probe()
+    );
+    let b = net_host.run(&["--hostname", "b", "sh", "-c", &script]);
+    host.watch(&b.stderr);
+    let host_name = host_hostname();
+    assert_eq!(
+        (b.code, b.stdout.as_str()),
+        (
+            0,
+            format!("hello from a\nhello from {host_name}\n").as_str()
+        ),
+        "{}",
+        b.stderr
+    );
+    let a = a.finish();
+    host.watch(&a.stderr);
+    assert_eq!(a.code, 0);
+    assert_eq!(on_host.finish().code, 0);
+}
+
+/// Twenty containers started at once get twenty different addresses, and all reach the host.
+#[rstest]
+fn twenty_containers_at_once(net_host: TestHost) {
+    const COUNT: usize = 20;
+    let mut on_host = Running::from_command({
+        let mut command = net_host.command(probe());
+        command.args(["listen", "9000", &COUNT.to_string()]);
+        command
+    });
+    on_host.wait_for(Source::Stdout, "listening");
+    let script = format!(
+        "ip -o -4 addr show eth0 | awk '{{print $4}}'; {} connect 10.89.0.1 9000",
+        probe()
+    );
+    let containers: Vec<Running> = (0..COUNT)
+        .map(|_| net_host.start(&["--quiet", "sh", "-c", &script]))
+        .collect();
+    let mut addresses = std::collections::BTreeSet::new();
+    for container in containers {
+        let run = container.finish();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut lines = run.stdout.lines();
+        addresses.insert(lines.next().unwrap().to_string());
+        assert!(
+            lines.next().unwrap().starts_with("hello from"),
+            "{}",
+            run.stdout
+        );
+    }
+    assert_eq!(addresses.len(), COUNT, "addresses: {addresses:?}");
+    assert_eq!(on_host.finish().code, 0);
+}
+
+#[rstest]
+#[case::bridge_kept(&[], true)]
+#[case::bridge_removed(&["--remove-bridge"], false)]
+fn the_bridge_stays_unless_asked(
+    mut host: HostGuard,
+    net_host: TestHost,
+    #[case] options: &[&str],
+    #[case] kept: bool,
+) {
+    let mut args = options.to_vec();
+    args.push("true");
+    let run = net_host.run(&args);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut expected = vec!["lo".to_string()];
+    if kept {
+        expected.push("nsbox0".to_string());
+    }
+    assert_eq!(net_host.links(), expected);
+}
+
+/// Bad input: a clear error, exit 2, and nothing created.
+#[rstest]
+#[case::subnet_prefix(&["--subnet", "10.89.0.0/33"], "prefix")]
+#[case::subnet_words(&["--subnet", "lots"], "not a subnet")]
+#[case::subnet_host_bits(&["--subnet", "10.89.0.7/24"], "host bits")]
+#[case::address_outside(&["--ip", "10.90.0.5"], "is not a container address in 10.89.0.0/24")]
+#[case::address_is_gateway(&["--ip", "10.89.0.1"], "the gateway is 10.89.0.1")]
+#[case::address_malformed(&["--ip", "10.89.0.300"], "invalid value")]
+#[case::bridge_too_long(&["--bridge", "a-bridge-name-too-long"], "1 to 15 bytes")]
+fn bad_network_input_is_refused(
+    net_host: TestHost,
+    #[case] options: &[&str],
+    #[case] message: &str,
+) {
+    let mut args = options.to_vec();
+    args.push("true");
+    let run = net_host.run(&args);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
+    assert!(!run.stderr.contains("clone("), "{}", run.stderr);
+    assert_eq!(net_host.links(), ["lo"]);
+}
+
+#[rstest]
+fn an_exhausted_subnet_is_refused(mut host: HostGuard, net_host: TestHost) {
+    // A /30 has one address for a container.
+    let mut first = net_host.start(&[
+        "--subnet",
+        "10.89.0.0/30",
+        "sh",
+        "-c",
+        "echo in; cat >/dev/null",
+    ]);
+    first.wait_for(Source::Stdout, "in");
+    let links_before = net_host.links();
+    let second = net_host.run(&["--subnet", "10.89.0.0/30", "true"]);
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("no free address left in 10.89.0.0/30"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(net_host.links(), links_before);
+    first.close_stdin();
+    let first = first.finish();
+    host.watch(&first.stderr);
+    assert_eq!(first.code, 0);
+}
+
+#[rstest]
+fn an_ordinary_user_is_told_it_needs_root(net_host: TestHost) {
+    let dir = TempDir::new("net-user");
+    let [lesson] = dir.with_copies(&["06-net"]).try_into().unwrap();
+    let state = net_host.state.path.to_str().unwrap().to_string();
+    let run = run_as(UNPRIVILEGED, &lesson, &["--state-dir", &state, "true"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "needs root: creating a veth pair and a bridge on the host needs CAP_NET_ADMIN"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[rstest]
+fn transcript_network(mut host: HostGuard, net_host: TestHost) {
+    let mut transcript = Transcript::default();
+    let args = ["--network", "none", "ip", "link"];
+    let run = net_host.run(&["--quiet", "--network", "none", "ip", "link"]);
+    assert_eq!(run.code, 0);
+    transcript.lesson(
+        "06-net",
+        &["--quiet", args[0], args[1], args[2], args[3]],
+        &run.stdout,
+    );
+    let args = ["sh", "-c", "ip -br addr; ip route"];
+    let run = net_host.run(&args);
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    transcript.lesson_parts("06-net", &args, &run.stdout, &run.stderr);
+    assert_transcript("06-net", "bridge", &transcript);
+}
