@@ -1,5 +1,6 @@
 //! The command line every lesson binary shares, and running a lesson to its exit code.
 
+use crate::container::nat::Publish;
 use crate::container::net::{self, NetworkConfig, Subnet};
 use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
 use clap::Args;
@@ -111,6 +112,14 @@ pub struct NetArgs {
     #[arg(long)]
     pub remove_bridge: bool,
 
+    /// Let the container reach other networks through the host (masquerade, nftables)
+    #[arg(long)]
+    pub nat: bool,
+
+    /// Send connections to a host port on to a container port, TCP (repeat for more)
+    #[arg(long, value_name = "HOST_PORT:CONTAINER_PORT")]
+    pub publish: Vec<Publish>,
+
     /// Where the address leases are kept
     #[arg(long, default_value = net::DEFAULT_STATE_DIR, value_name = "DIR")]
     pub state_dir: PathBuf,
@@ -125,6 +134,8 @@ impl NetArgs {
             address: self.ip,
             state_dir: self.state_dir.clone(),
             remove_bridge: self.remove_bridge,
+            nat: self.nat,
+            publish: self.publish.clone(),
         })
     }
 }

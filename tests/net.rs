@@ -15,38 +15,33 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// A network namespace playing the host, held open by a `sleep` started in it.
-struct TestHost {
+/// A network namespace of the test's own, held open by a `sleep` started in it.
+struct Netns {
     holder: Child,
     netns: File,
-    state: TempDir,
 }
 
-#[fixture]
-fn net_host() -> TestHost {
-    require_root();
-    let holder = Command::new("unshare")
-        .args(["--net", "sleep", "600"])
-        .spawn()
-        .unwrap();
-    let pid = holder.id().to_string();
-    let ours = ns_inode("self", "net");
-    let deadline = Instant::now() + RUN_LIMIT;
-    while ns_inode(&pid, "net") == ours {
-        assert!(Instant::now() < deadline, "unshare --net did not start");
-        std::thread::sleep(Duration::from_millis(5));
+impl Netns {
+    fn new() -> Netns {
+        let holder = Command::new("unshare")
+            .args(["--net", "sleep", "600"])
+            .spawn()
+            .unwrap();
+        let pid = holder.id().to_string();
+        let ours = ns_inode("self", "net");
+        let deadline = Instant::now() + RUN_LIMIT;
+        while ns_inode(&pid, "net") == ours {
+            assert!(Instant::now() < deadline, "unshare --net did not start");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let netns = File::open(format!("/proc/{pid}/ns/net")).unwrap();
+        Netns { holder, netns }
     }
-    let netns = File::open(format!("/proc/{pid}/ns/net")).unwrap();
-    let host = TestHost {
-        holder,
-        netns,
-        state: TempDir::new("net-state"),
-    };
-    host.sh("ip link set lo up");
-    host
-}
 
-impl TestHost {
+    fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+
     /// A command that will run in this namespace.
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
@@ -63,6 +58,77 @@ impl TestHost {
         command
     }
 
+    /// Runs a shell command here and returns its stdout.
+    fn sh(&self, script: &str) -> String {
+        let out = self.command("sh").args(["-c", script]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// A probe listening here, ready.
+    fn listen(&self, port: &str, count: &str) -> Running {
+        let mut command = self.command(probe());
+        command.args(["listen", port, count]);
+        let mut listener = Running::from_command(command);
+        listener.wait_for(Source::Stdout, "listening");
+        listener
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// The namespace playing the host, and the test's own state directory for 06-net.
+struct TestHost {
+    netns: Netns,
+    state: TempDir,
+    ip_forward: String,
+}
+
+#[fixture]
+fn net_host() -> TestHost {
+    require_root();
+    let netns = Netns::new();
+    netns.sh("ip link set lo up");
+    let ip_forward = netns.sh("cat /proc/sys/net/ipv4/ip_forward");
+    TestHost {
+        netns,
+        state: TempDir::new("net-state"),
+        ip_forward,
+    }
+}
+
+impl TestHost {
+    fn command(&self, program: &str) -> Command {
+        self.netns.command(program)
+    }
+
+    fn sh(&self, script: &str) -> String {
+        self.netns.sh(script)
+    }
+
+    /// Another machine, "outside": a namespace joined to this one by a veth pair, with
+    /// 198.18.0.1 on our side and 198.18.0.2 on its side, and no route to the containers.
+    fn outside(&self) -> Netns {
+        let outside = Netns::new();
+        self.sh(&format!(
+            "ip link add out0 type veth peer name peer0 && ip link set peer0 netns {} && \
+             ip addr add 198.18.0.1/24 dev out0 && ip link set out0 up",
+            outside.pid()
+        ));
+        outside
+            .sh("ip link set lo up && ip addr add 198.18.0.2/24 dev peer0 && ip link set peer0 up");
+        outside
+    }
+
     /// 06-net, with this test's state directory, in this namespace.
     fn lesson(&self, args: &[&str]) -> Command {
         let mut command = self.command(bin("06-net"));
@@ -76,17 +142,6 @@ impl TestHost {
 
     fn start(&self, args: &[&str]) -> Running {
         Running::from_command(self.lesson(args))
-    }
-
-    /// Runs a shell command here and returns its stdout.
-    fn sh(&self, script: &str) -> String {
-        let out = self.command("sh").args(["-c", script]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
     }
 
     /// The names of the links here.
@@ -105,7 +160,7 @@ impl TestHost {
             .collect()
     }
 
-    /// No veth left, and no lease.
+    /// No veth, lease, nftables table left, and ip_forward as it was.
     fn check_clean(&self) {
         let is_veth = |name: &String| {
             let digits = name
@@ -115,6 +170,10 @@ impl TestHost {
         };
         let veths: Vec<String> = self.links().into_iter().filter(is_veth).collect();
         assert!(veths.is_empty(), "veths left behind: {veths:?}");
+        let tables = self.sh("nft list tables");
+        assert!(!tables.contains("nsbox"), "nftables still has: {tables}");
+        let ip_forward = self.sh("cat /proc/sys/net/ipv4/ip_forward");
+        assert_eq!(ip_forward, self.ip_forward, "ip_forward was not put back");
         if let Ok(entries) = std::fs::read_dir(&self.state.path) {
             let leases: Vec<_> = entries.collect();
             assert!(
@@ -130,8 +189,6 @@ impl Drop for TestHost {
         if !std::thread::panicking() {
             self.check_clean();
         }
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
     }
 }
 
@@ -215,12 +272,7 @@ fn host_reaches_a_listener_in_the_container(mut host: HostGuard, net_host: TestH
 
 #[rstest]
 fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestHost) {
-    let mut on_host = Running::from_command({
-        let mut command = net_host.command(probe());
-        command.args(["listen", "9000"]);
-        command
-    });
-    on_host.wait_for(Source::Stdout, "listening");
+    let on_host = net_host.netns.listen("9000", "1");
     let mut a = net_host.start(&[
         "--hostname",
         "a",
@@ -257,12 +309,7 @@ fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestH
 #[rstest]
 fn twenty_containers_at_once(net_host: TestHost) {
     const COUNT: usize = 20;
-    let mut on_host = Running::from_command({
-        let mut command = net_host.command(probe());
-        command.args(["listen", "9000", &COUNT.to_string()]);
-        command
-    });
-    on_host.wait_for(Source::Stdout, "listening");
+    let on_host = net_host.netns.listen("9000", &COUNT.to_string());
     let script = format!(
         "ip -o -4 addr show eth0 | awk '{{print $4}}'; {} connect 10.89.0.1 9000",
         probe()
@@ -391,4 +438,96 @@ fn transcript_network(mut host: HostGuard, net_host: TestHost) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     transcript.lesson_parts("06-net", &args, &run.stdout, &run.stderr);
     assert_transcript("06-net", "bridge", &transcript);
+}
+
+/// With --nat, a container reaches a machine that has no route back to it: the host puts
+/// its own address on the container's packets. Without, the connection goes nowhere.
+#[rstest]
+#[case::with_nat(true)]
+#[case::without_nat(false)]
+fn nat_takes_the_container_out(mut host: HostGuard, net_host: TestHost, #[case] nat: bool) {
+    let outside = net_host.outside();
+    let mut listener = outside.listen("9000", "1");
+    let mut args = vec!["--hostname", "box"];
+    if nat {
+        args.push("--nat");
+    }
+    args.extend([probe(), "connect", "198.18.0.2", "9000", "2"]);
+    let run = net_host.run(&args);
+    host.watch(&run.stderr);
+    if nat {
+        let greeting = format!("hello from {}", host_hostname());
+        assert_eq!(
+            (run.code, run.stdout.trim()),
+            (0, greeting.as_str()),
+            "{}",
+            run.stderr
+        );
+        listener.wait_for(Source::Stdout, "connection from 198.18.0.1");
+        assert_eq!(listener.finish().code, 0);
+    } else {
+        assert_ne!(run.code, 0, "it got out without NAT: {}", run.stdout);
+        assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    }
+}
+
+/// --publish 8080:80 sends connections to the host's port 8080 on to the container's port 80,
+/// from another machine and from the host itself.
+#[rstest]
+fn published_port_reaches_the_container(mut host: HostGuard, net_host: TestHost) {
+    let outside = net_host.outside();
+    let args = [
+        "--hostname",
+        "box",
+        "--publish",
+        "8080:80",
+        probe(),
+        "listen",
+        "80",
+        "2",
+    ];
+    let mut container = net_host.start(&args);
+    container.wait_for(Source::Stdout, "listening");
+    let connect = [probe(), "connect", "198.18.0.1", "8080", "5"];
+    let from_outside = outside
+        .command(connect[0])
+        .args(&connect[1..])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&from_outside.stdout).trim(),
+        "hello from box"
+    );
+    container.wait_for(Source::Stdout, "connection from 198.18.0.2");
+    let from_host = net_host
+        .command(connect[0])
+        .args(&connect[1..])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&from_host.stdout).trim(),
+        "hello from box"
+    );
+    let run = container.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("dnat to 10.89.0.2:80"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[rstest]
+#[case::one_number("80")]
+#[case::port_zero("0:80")]
+#[case::words("web:http")]
+fn bad_publish_is_refused(net_host: TestHost, #[case] publish: &str) {
+    let run = net_host.run(&["--publish", publish, "true"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not HOST_PORT:CONTAINER_PORT"),
+        "{}",
+        run.stderr
+    );
 }

@@ -9,6 +9,7 @@
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
 //! - [`user`]: uid and gid maps;
 //! - [`net`] and [`netlink`]: a veth pair, a bridge, addresses and routes;
+//! - [`nat`]: outbound NAT and published ports (nftables);
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
@@ -23,6 +24,7 @@ pub mod handshake;
 pub mod mount;
 pub mod namespaces;
 pub mod narrate;
+pub mod nat;
 pub mod net;
 pub mod netlink;
 pub mod pid;

@@ -15,6 +15,7 @@
 //! Addresses come from a subnet; a lease file under the state directory, locked while it is
 //! read and written, makes sure concurrent containers never get the same one.
 
+use super::nat::{self, Publish};
 use super::netlink::Netlink;
 use super::{Error, Narrator};
 use std::fmt;
@@ -104,6 +105,10 @@ pub struct NetworkConfig {
     pub state_dir: PathBuf,
     /// Remove the bridge when the last container using it exits.
     pub remove_bridge: bool,
+    /// Masquerade the container's outgoing traffic behind the host's address.
+    pub nat: bool,
+    /// Host ports whose connections go on to the container.
+    pub publish: Vec<Publish>,
 }
 
 impl NetworkConfig {
@@ -174,18 +179,7 @@ struct Lease {
 impl LeaseFile {
     fn open(config: &NetworkConfig) -> io::Result<LeaseFile> {
         let path = config.lease_file();
-        std::fs::create_dir_all(path.parent().unwrap())?;
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        #[allow(deprecated)] // nix's newer Flock type takes the file by value; this is plainer
-        nix::fcntl::flock(
-            std::os::fd::AsRawFd::as_raw_fd(&file),
-            nix::fcntl::FlockArg::LockExclusive,
-        )?;
+        let file = open_locked(&path)?;
         Ok(LeaseFile { file, path })
     }
 
@@ -226,6 +220,35 @@ impl LeaseFile {
         self.file.write_all(text.as_bytes())
     }
 }
+
+// ANCHOR: open_locked
+/// Opens (creating it and its folders if needed) and locks a state file with `flock(2)`.
+///
+/// Surprise: whoever held the lock before us may have deleted the file (the last lease gone)
+/// while we waited. We would then hold a lock on a file nobody else can find any more, so we
+/// check that the path still names the file we locked, and start again if not.
+pub(crate) fn open_locked(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        std::fs::create_dir_all(path.parent().unwrap())?;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        #[allow(deprecated)] // nix's newer Flock type takes the file by value; this is plainer
+        nix::fcntl::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            nix::fcntl::FlockArg::LockExclusive,
+        )?;
+        let locked = file.metadata()?.ino();
+        if std::fs::metadata(path).is_ok_and(|now| now.ino() == locked) {
+            return Ok(file);
+        }
+    }
+}
+// ANCHOR_END: open_locked
 
 // ANCHOR: lease
 /// Picks the container's address (the one asked for, or the lowest free one) and records it
@@ -317,6 +340,11 @@ pub fn attach(
             let _ = netlink.delete_link(index);
         }
         return result;
+    }
+    if config.nat || !config.publish.is_empty() {
+        for line in nat::add(config, attachment)? {
+            narrator.say(line);
+        }
     }
     narrator.say(format!(
         "ip link add {host_end} type veth peer name {peer_end}; ip link set {host_end} master {} up; \
@@ -475,6 +503,11 @@ pub fn detach(
             narrator.say(format!(
                 "ip link delete {bridge}: no container uses it any more"
             ));
+        }
+    }
+    if config.nat || !config.publish.is_empty() {
+        for line in nat::remove(config)? {
+            narrator.say(line);
         }
     }
     Ok(())

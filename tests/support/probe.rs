@@ -6,8 +6,9 @@
 //! - `mq-unlink NAME`: remove it, print `removed`
 //! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
 //! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP connections
-//!   on any address with `hello from HOSTNAME`, one at a time
-//! - `connect ADDRESS PORT`: print what the listener there says
+//!   on any address with `hello from HOSTNAME`, one at a time, printing `connection from IP`
+//! - `connect ADDRESS PORT [SECONDS]`: print what the listener there says (give up after
+//!   SECONDS, default 10)
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
@@ -25,7 +26,8 @@ fn main() -> ExitCode {
         ["fds"] => open_fds(),
         ["listen", port] => listen(port, "1"),
         ["listen", port, count] => listen(port, count),
-        ["connect", address, port] => connect(address, port),
+        ["connect", address, port] => connect(address, port, "10"),
+        ["connect", address, port, seconds] => connect(address, port, seconds),
         _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | listen PORT [COUNT] | connect ADDRESS PORT".to_string()),
     };
     match answer {
@@ -100,17 +102,21 @@ fn listen(port: &str, count: &str) -> Result<String, String> {
     println!("listening");
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     for _ in 0..count {
-        let (mut stream, _) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        let (mut stream, peer) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        println!("connection from {}", peer.ip());
         let _ = writeln!(stream, "hello from {}", hostname.trim());
     }
     Ok(format!("answered {count}"))
 }
 
-fn connect(address: &str, port: &str) -> Result<String, String> {
+fn connect(address: &str, port: &str, seconds: &str) -> Result<String, String> {
     use std::io::Read;
     let target = format!("{address}:{port}");
     let socket: std::net::SocketAddr = target.parse().map_err(|e| format!("{target}: {e}"))?;
-    let timeout = std::time::Duration::from_secs(10);
+    let seconds: u64 = seconds
+        .parse()
+        .map_err(|_| format!("bad timeout {seconds}"))?;
+    let timeout = std::time::Duration::from_secs(seconds);
     let mut stream = std::net::TcpStream::connect_timeout(&socket, timeout)
         .map_err(|e| format!("connect {target}: {e}"))?;
     let mut text = String::new();

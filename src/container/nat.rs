@@ -1,0 +1,235 @@
+//! Outbound NAT and published ports, with nftables.
+//!
+//! A container's address (10.89.0.x) means nothing outside this machine. With `--nat`, packets
+//! it sends out through the host get the host's own address as their source (*masquerade*), and
+//! the answers are mapped back. With `--publish 8080:80`, connections to port 8080 of the host
+//! are sent on to port 80 of the container (*destination NAT*). Both need the host to forward
+//! packets between interfaces (`net.ipv4.ip_forward = 1`).
+//!
+//! Links, addresses and routes go over netlink from our own process (see `netlink`). Firewall
+//! rules are written in nftables' own language and handed to the `nft` program, which turns
+//! them into netlink messages: nftables' netlink protocol is a large one, and `nft` is what
+//! every distribution ships to speak it.
+//!
+//! All our rules live in one table, `ip nsbox`; each rule carries the comment `nsbox-<pid>` of
+//! the run that added it, so that run can remove exactly its own. The last run to leave
+//! deletes the table and puts `ip_forward` back as it found it.
+
+use super::Error;
+use super::net::{Attachment, NetworkConfig};
+use std::fmt;
+use std::io::{self, Read, Seek, Write};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+
+const TABLE: &str = "nsbox";
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+/// `--publish HOST_PORT:CONTAINER_PORT` (TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+impl FromStr for Publish {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Publish, String> {
+        let usage = || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
+        let (host, container) = text.split_once(':').ok_or_else(usage)?;
+        let port = |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
+        Ok(Publish {
+            host_port: port(host)?,
+            container_port: port(container)?,
+        })
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}:{}", self.host_port, self.container_port)
+    }
+}
+
+/// The comment that marks this run's rules.
+fn tag() -> String {
+    format!("nsbox-{}", std::process::id())
+}
+
+// ANCHOR: rules
+/// The nftables script for one container: the table and its chains (`add` leaves them alone
+/// if they exist), then this container's rules.
+pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
+    let (address, bridge, tag) = (attachment.address, &config.bridge, tag());
+    let mut script = format!(
+        "add table ip {TABLE}\n\
+         add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; }}\n\
+         add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; }}\n\
+         add chain ip {TABLE} output {{ type nat hook output priority -100; }}\n"
+    );
+    if config.nat {
+        // Leaving through any interface but the bridge: take the host's address.
+        script += &format!(
+            "add rule ip {TABLE} postrouting ip saddr {address} oifname != \"{bridge}\" masquerade comment \"{tag}\"\n"
+        );
+    }
+    for publish in &config.publish {
+        let (host, inside) = (publish.host_port, publish.container_port);
+        // From other machines (prerouting), and from the host itself (output).
+        script += &format!(
+            "add rule ip {TABLE} prerouting fib daddr type local tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n\
+             add rule ip {TABLE} output fib daddr type local tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n"
+        );
+    }
+    script
+}
+// ANCHOR_END: rules
+
+/// Adds this container's rules, and turns forwarding on if it is off (remembering that).
+pub fn add(config: &NetworkConfig, attachment: &Attachment) -> Result<Vec<String>, Error> {
+    let mut said = Vec::new();
+    let mut saved = SavedForwarding::lock(config)?;
+    let before = read_ip_forward()?;
+    if saved.value()?.is_none() {
+        saved.remember(&before)?;
+    }
+    if before != "1" {
+        std::fs::write(IP_FORWARD, "1")
+            .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+        said.push(
+            "sysctl -w net.ipv4.ip_forward=1 (put back when the last container leaves)".to_string(),
+        );
+    }
+    let script = rules(config, attachment);
+    nft(&["-f", "-"], Some(&script))?;
+    said.extend(
+        script
+            .lines()
+            .filter(|l| l.starts_with("add rule"))
+            .map(|l| format!("nft {l}")),
+    );
+    Ok(said)
+}
+
+/// Removes this run's rules; the last run also removes the table and restores forwarding.
+pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
+    let mut said = Vec::new();
+    let mut saved = SavedForwarding::lock(config)?;
+    // No table: our rules never made it (nft failed part-way), so there is nothing to delete.
+    let listing = nft(&["-a", "list", "table", "ip", TABLE], None).unwrap_or_default();
+    let tag = tag();
+    let mut chain = "";
+    let mut others = 0;
+    for line in listing.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("chain ") {
+            chain = rest.split_whitespace().next().unwrap_or("");
+        } else if line.contains("comment \"nsbox-") {
+            if !line.contains(&format!("comment \"{tag}\"")) {
+                others += 1;
+                continue;
+            }
+            let handle = line.rsplit("# handle ").next().unwrap_or("").trim();
+            nft(
+                &["delete", "rule", "ip", TABLE, chain, "handle", handle],
+                None,
+            )?;
+        }
+    }
+    said.push(format!("nft: deleted the rules marked {tag}"));
+    if others == 0 {
+        if !listing.is_empty() {
+            nft(&["delete", "table", "ip", TABLE], None)?;
+            said.push(format!(
+                "nft delete table ip {TABLE}: no container uses it any more"
+            ));
+        }
+        if let Some(value) = saved.value()?
+            && read_ip_forward()? != value
+        {
+            std::fs::write(IP_FORWARD, &value)
+                .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+            said.push(format!("sysctl -w net.ipv4.ip_forward={value} (as it was)"));
+        }
+        saved.forget()?;
+    }
+    Ok(said)
+}
+
+fn read_ip_forward() -> Result<String, Error> {
+    std::fs::read_to_string(IP_FORWARD)
+        .map(|v| v.trim().to_string())
+        .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))
+}
+
+/// Runs `nft ARGS`, with `input` on its stdin; returns its stdout.
+fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
+    let mut child = Command::new("nft")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::Network(
+                "--nat and --publish need the nft program: sudo apt-get install nftables".into(),
+            ),
+            _ => Error::Network(format!("nft: {e}")),
+        })?;
+    if let Some(text) = input {
+        let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+    }
+    drop(child.stdin.take());
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Network(format!("nft: {e}")))?;
+    if !out.status.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::Network(format!(
+            "nft {}: {}",
+            args.join(" "),
+            why.trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `<state>/net/ip_forward`: the value `ip_forward` had before the first NAT container came,
+/// locked while rules change so two runs never edit the table at once.
+struct SavedForwarding {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl SavedForwarding {
+    fn lock(config: &NetworkConfig) -> Result<SavedForwarding, Error> {
+        let path = config.state_dir.join("net").join("ip_forward");
+        let file = super::net::open_locked(&path)
+            .map_err(|e| Error::Network(format!("{}: {e}", path.display())))?;
+        Ok(SavedForwarding { file, path })
+    }
+
+    fn value(&mut self) -> Result<Option<String>, Error> {
+        let mut text = String::new();
+        self.file
+            .rewind()
+            .and_then(|_| self.file.read_to_string(&mut text))
+            .map_err(|e| Error::Network(e.to_string()))?;
+        Ok(Some(text.trim().to_string()).filter(|v| !v.is_empty()))
+    }
+
+    fn remember(&mut self, value: &str) -> Result<(), Error> {
+        self.file
+            .write_all(value.as_bytes())
+            .map_err(|e| Error::Network(e.to_string()))
+    }
+
+    /// Removes the file, and the folders it leaves empty.
+    fn forget(self) -> Result<(), Error> {
+        std::fs::remove_file(&self.path).map_err(|e| Error::Network(e.to_string()))?;
+        let net_dir = self.path.parent().unwrap();
+        let _ = std::fs::remove_dir(net_dir)
+            .and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
+        Ok(())
+    }
+}
