@@ -266,3 +266,31 @@ fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
     drop(dir);
     assert_transcript("04-mnt", "propagation-fields", &transcript);
 }
+
+/// On a systemd machine `/` is mounted shared, and a container's mounts would propagate back to
+/// the host unless the child makes its tree private first. This machine's `/` is private, so
+/// the test makes its own systemd-like world: a mount namespace whose mounts are all shared
+/// (`unshare --mount --propagation shared`). In it, a tmpfs the container mounts on /mnt stays
+/// inside by default, and leaks out with `--propagation shared` (which shows the test can see
+/// a leak). The container's /proc never leaks: it is made private before procfs is mounted.
+#[rstest]
+#[case::private_by_default(&[], 0)]
+#[case::shared_leaks(&["--propagation", "shared"], 1)]
+fn a_shared_host_root_does_not_leak_mounts(mut host: HostGuard, #[case] options: &[&str], #[case] leaked: usize) {
+    let lesson = bin("04-mnt");
+    let script = format!(
+        "{lesson} {} sh -c 'mount -t tmpfs leak /mnt' && \
+         echo mnt $(grep -c ' /mnt ' /proc/self/mountinfo) && \
+         echo proc $(grep -c ' /proc ' /proc/self/mountinfo)",
+        options.join(" ")
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "shared", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    host.watch(&stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout, format!("mnt {leaked}\nproc 1\n"), "{stderr}");
+}
