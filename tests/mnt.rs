@@ -276,7 +276,11 @@ fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
 #[rstest]
 #[case::private_by_default(&[], 0)]
 #[case::shared_leaks(&["--propagation", "shared"], 1)]
-fn a_shared_host_root_does_not_leak_mounts(mut host: HostGuard, #[case] options: &[&str], #[case] leaked: usize) {
+fn a_shared_host_root_does_not_leak_mounts(
+    mut host: HostGuard,
+    #[case] options: &[&str],
+    #[case] leaked: usize,
+) {
     let lesson = bin("04-mnt");
     let script = format!(
         "{lesson} {} sh -c 'mount -t tmpfs leak /mnt' && \
