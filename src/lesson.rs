@@ -1,5 +1,6 @@
 //! The command line every lesson binary shares, and running a lesson to its exit code.
 
+use crate::container::cgroup::{Cpus, Limits, MemorySize, PidCount};
 use crate::container::nat::Publish;
 use crate::container::net::{self, NetworkConfig, Subnet};
 use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
@@ -137,6 +138,32 @@ impl NetArgs {
             nat: self.nat,
             publish: self.publish.clone(),
         })
+    }
+}
+
+/// Lesson 07's options: the limits.
+#[derive(Args, Debug)]
+pub struct LimitArgs {
+    /// The most memory the container may use, e.g. 64M or 1G
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub memory: Option<MemorySize>,
+
+    /// How much CPU time it may use, in CPUs, e.g. 0.5 for half of one
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub cpus: Option<Cpus>,
+
+    /// How many processes it may have at once
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub pids: Option<PidCount>,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            memory: self.memory,
+            cpus: self.cpus,
+            pids: self.pids,
+        }
     }
 }
 

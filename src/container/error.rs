@@ -46,6 +46,10 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// Making, limiting or removing the container's cgroup failed.
+    #[error("cgroup: {0}")]
+    Cgroup(String),
+
     /// Setting up the container's network failed.
     #[error("network: {0}")]
     Network(String),

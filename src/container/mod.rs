@@ -10,6 +10,7 @@
 //! - [`user`]: uid and gid maps;
 //! - [`net`] and [`netlink`]: a veth pair, a bridge, addresses and routes;
 //! - [`nat`]: outbound NAT and published ports (nftables);
+//! - [`cgroup`]: memory, CPU and pids limits, on cgroup v1 and v2;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
@@ -18,6 +19,7 @@
 //!
 //! A later lesson adds a file here and a field to [`Container`]; it changes nothing else.
 
+pub mod cgroup;
 pub mod error;
 pub mod exit;
 pub mod handshake;
@@ -68,6 +70,8 @@ pub struct Container {
     /// The network to wire the child to (only meaningful with [`Namespace::Net`]); `None`
     /// leaves its network namespace with only `lo`, down.
     pub network: Option<net::NetworkConfig>,
+    /// Put the child in a cgroup of its own with these limits (`None`: no cgroup).
+    pub limits: Option<cgroup::Limits>,
 }
 
 impl Container {
@@ -81,6 +85,7 @@ impl Container {
             propagation: Propagation::default(),
             id_maps: None,
             network: None,
+            limits: None,
         }
     }
 
@@ -120,10 +125,17 @@ impl Container {
         self
     }
 
+    /// Give the child a cgroup of its own, with these limits.
+    pub fn limits(mut self, limits: cgroup::Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
     /// The namespace part of the `clone(2)` flags.
     pub fn clone_flags(&self) -> CloneFlags {
         self.namespaces
             .iter()
+            .filter(|ns| ns.made_by_clone())
             .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
     }
 

@@ -81,6 +81,16 @@ impl Namespace {
     }
     // ANCHOR_END: clone_flag
 
+    // ANCHOR: made_by_clone
+    /// Do we ask `clone(2)` for it? Not a cgroup namespace: its root is the cgroup the process
+    /// is in when the namespace is made, and at clone time the child is still in *our*
+    /// cgroup. So the child makes it itself, with `unshare(CLONE_NEWCGROUP)`, after the parent
+    /// has moved it into its own cgroup (see `spawn::prepare`).
+    pub fn made_by_clone(self) -> bool {
+        self != Namespace::Cgroup
+    }
+    // ANCHOR_END: made_by_clone
+
     /// The flag's name, as the man page spells it.
     pub fn flag_name(self) -> &'static str {
         match self {

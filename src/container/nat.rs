@@ -86,6 +86,7 @@ pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
 }
 // ANCHOR_END: rules
 
+// ANCHOR: add
 /// Adds this container's rules, and turns forwarding on if it is off (remembering that).
 pub fn add(config: &NetworkConfig, attachment: &Attachment) -> Result<Vec<String>, Error> {
     let mut said = Vec::new();
@@ -111,6 +112,7 @@ pub fn add(config: &NetworkConfig, attachment: &Attachment) -> Result<Vec<String
     );
     Ok(said)
 }
+// ANCHOR_END: add
 
 /// Removes this run's rules; the last run also removes the table and restores forwarding.
 pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {

@@ -183,6 +183,7 @@ impl LeaseFile {
         Ok(LeaseFile { file, path })
     }
 
+    // ANCHOR: read_leases
     /// The leases whose holder is still running (a crashed run's lease is free again).
     fn read(&mut self) -> io::Result<Vec<Lease>> {
         let mut text = String::new();
@@ -201,6 +202,7 @@ impl LeaseFile {
             .collect();
         Ok(leases)
     }
+    // ANCHOR_END: read_leases
 
     /// Writes the leases back, or removes the file (and the empty folders) when none is left.
     fn write(mut self, leases: &[Lease]) -> io::Result<()> {

@@ -1,5 +1,6 @@
 //! The whole life of a container, from the parent's side: check, clone, tell, go, wait.
 
+use super::cgroup::{self, Cgroup, Usage};
 use super::exit::{self, Ending};
 use super::handshake::Message;
 use super::namespaces::{self, NamespacePair};
@@ -19,21 +20,113 @@ pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> 
     privileges::check(narrator.program(), container)?;
     let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
-    let network = lease_address(container, narrator)?;
-    let result = start(container, network.as_ref(), &old_mask, &inbox, narrator);
-    if let (Some(config), Some(attachment)) = (&container.network, &network) {
+    let cgroup = make_cgroup(container, narrator)?;
+    let network = match lease_address(container, narrator) {
+        Ok(network) => network,
+        Err(error) => {
+            remove_cgroup(cgroup.as_deref(), narrator);
+            return Err(error);
+        }
+    };
+    let resources = Resources { network, cgroup };
+    let result = start(container, &resources, &old_mask, &inbox, narrator);
+    if let (Some(config), Some(attachment)) = (&container.network, &resources.network) {
         // Whatever happened, give the address back and check the veth pair is gone.
         if let Err(error) = net::detach(config, attachment, narrator) {
             narrator.error(&error);
         }
     }
+    if let (Ok(ending), Some(cgroup)) = (&result, &resources.cgroup) {
+        report_usage(*ending, cgroup.usage(), container, narrator);
+    }
+    remove_cgroup(resources.cgroup.as_deref(), narrator);
     result
 }
+// ANCHOR_END: run
+
+/// What the parent made for the container before the clone, to hand over during the handshake.
+struct Resources {
+    network: Option<Attachment>,
+    cgroup: Option<Box<dyn Cgroup>>,
+}
+
+// ANCHOR: make_cgroup
+/// Makes the container's cgroup and writes its limits, before anything else exists.
+fn make_cgroup(
+    container: &Container,
+    narrator: &Narrator,
+) -> Result<Option<Box<dyn Cgroup>>, Error> {
+    let Some(limits) = &container.limits else {
+        return Ok(None);
+    };
+    let layout = cgroup::detect()?;
+    let made = cgroup::create(&layout)?;
+    narrator.say(format!("{layout}: mkdir {}", made.paths().join(" ")));
+    match made.apply(limits) {
+        Ok(written) => {
+            for line in written {
+                narrator.say(format!("wrote {line}"));
+            }
+            Ok(Some(made))
+        }
+        Err(error) => {
+            let _ = made.remove();
+            Err(Error::Cgroup(error.to_string()))
+        }
+    }
+}
+// ANCHOR_END: make_cgroup
+
+fn remove_cgroup(cgroup: Option<&dyn Cgroup>, narrator: &Narrator) {
+    let Some(cgroup) = cgroup else { return };
+    match cgroup.remove() {
+        Ok(()) => narrator.say(format!("removed {}", cgroup.paths().join(" "))),
+        Err(error) => narrator.error(format!("cgroup: {error}")),
+    }
+}
+
+// ANCHOR: report_usage
+/// What the kernel counted, and why the command ended when the cgroup had a say in it.
+fn report_usage(ending: Ending, usage: Usage, container: &Container, narrator: &Narrator) {
+    let peak = usage.peak_memory.map_or("?".into(), cgroup::mebibytes);
+    let cpu = usage
+        .cpu_time
+        .map_or("?".into(), |t| format!("{:.2} s", t.as_secs_f64()));
+    narrator.say(format!(
+        "the container used: peak memory {peak}, CPU time {cpu}"
+    ));
+    let limits = container.limits.unwrap_or_default();
+    if usage.oom_kills > 0 {
+        let limit = limits
+            .memory
+            .map_or(String::new(), |m| format!(": memory limit {m} reached"));
+        narrator.say(format!(
+            "the kernel's OOM killer killed {} process(es) in the container{limit}",
+            usage.oom_kills
+        ));
+        if ending == Ending::Killed(Signal::SIGKILL) {
+            narrator.say(format!(
+                "so {} was killed by the kernel's OOM killer{limit}",
+                command_name(container)
+            ));
+        }
+    }
+    if usage.pids_refused > 0 {
+        let limit = limits
+            .pids
+            .map_or(String::new(), |p| format!(" (pids.max = {})", p.0));
+        narrator.say(format!(
+            "fork() was refused {} time(s): the process limit was reached{limit}",
+            usage.pids_refused
+        ));
+    }
+}
+// ANCHOR_END: report_usage
 
 /// Clones the child and sees it through to the end.
 fn start(
     container: &Container,
-    network: Option<&Attachment>,
+    resources: &Resources,
     old_mask: &SigSet,
     inbox: &SignalInbox,
     narrator: &Narrator,
@@ -43,19 +136,18 @@ fn start(
         spawn::flag_names(&container.namespaces),
         describe_new_namespaces(container)
     ));
-    let child = spawn::spawn(container, network, old_mask)?;
-    let result = supervise(container, network, &child, inbox, narrator);
+    let child = spawn::spawn(container, resources.network.as_ref(), old_mask)?;
+    let result = supervise(container, resources, &child, inbox, narrator);
     if result.is_err() {
         stop(child.pid);
     }
     result
 }
-// ANCHOR_END: run
 
 /// From "the child exists" to "the child ended".
 fn supervise(
     container: &Container,
-    network: Option<&Attachment>,
+    resources: &Resources,
     child: &Child,
     inbox: &SignalInbox,
     narrator: &Narrator,
@@ -63,8 +155,8 @@ fn supervise(
     // The child is waiting for Go: this is when the parent looks at it (and, in later
     // lessons, writes its uid maps, moves a veth into it, puts it in a cgroup).
     narrate_child(child.pid, narrator)?;
-    prepare_from_outside(container, network, child.pid, narrator)?;
-    narrate_plan(container, network, narrator);
+    prepare_from_outside(container, resources, child.pid, narrator)?;
+    narrate_plan(container, resources.network.as_ref(), narrator);
     child.channel.send(&Message::Go)?;
     match child.channel.recv()? {
         // End-of-file: exec closed the child's close-on-exec end. The command runs.
@@ -96,15 +188,24 @@ fn supervise(
 /// from outside adds it here.
 fn prepare_from_outside(
     container: &Container,
-    network: Option<&Attachment>,
+    resources: &Resources,
     child: Pid,
     narrator: &Narrator,
 ) -> Result<(), Error> {
     if container.namespaces.contains(&Namespace::User) {
         write_id_maps(container, child, narrator)?;
     }
-    if let (Some(config), Some(attachment)) = (&container.network, network) {
+    if let (Some(config), Some(attachment)) = (&container.network, &resources.network) {
         net::attach(config, attachment, child.as_raw() as u32, narrator)?;
+    }
+    if let Some(cgroup) = &resources.cgroup {
+        // Before Go: the command's first instruction already runs under the limits.
+        cgroup
+            .attach(child)
+            .map_err(|e| Error::Cgroup(e.to_string()))?;
+        narrator.say(format!(
+            "echo {child} > cgroup.procs: the child is in its cgroup before it runs anything"
+        ));
     }
     Ok(())
 }
@@ -142,6 +243,7 @@ fn describe_new_namespaces(container: &Container) -> String {
     let names: Vec<String> = container
         .namespaces
         .iter()
+        .filter(|ns| ns.made_by_clone())
         .map(|ns| ns.display_name().to_string())
         .collect();
     match names.as_slice() {
@@ -197,6 +299,9 @@ fn narrate_plan(container: &Container, network: Option<&Attachment>, narrator: &
             .is_some_and(|maps| maps.maps_root())
     {
         steps.push("setresuid(0, 0, 0) to be root inside".to_string());
+    }
+    if container.namespaces.contains(&Namespace::Cgroup) {
+        steps.push("unshare(CLONE_NEWCGROUP), its cgroup becoming its /".to_string());
     }
     if let Some(name) = &container.hostname {
         steps.push(format!("sethostname(\"{name}\")"));

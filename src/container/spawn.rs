@@ -90,6 +90,11 @@ fn prepare(container: &Container, network: Option<&Attachment>) -> Result<(), Ch
     {
         user::become_root().map_err(failed("setresuid(0, 0, 0)".into()))?;
     }
+    if container.namespaces.contains(&Namespace::Cgroup) {
+        // The parent has put us in our cgroup by now: that cgroup becomes our "/".
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(failed("unshare(CLONE_NEWCGROUP)".into()))?;
+    }
     if let Some(name) = &container.hostname {
         uts::set_hostname(name).map_err(failed(format!("sethostname({name:?})")))?;
     }
@@ -138,7 +143,11 @@ pub fn exec_error(command: &[String], errno: Errno) -> ChildError {
 
 /// The flags as a student would write them: `CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD`.
 pub fn flag_names(namespaces: &[super::Namespace]) -> String {
-    let names: Vec<&str> = namespaces.iter().map(|ns| ns.flag_name()).collect();
+    let names: Vec<&str> = namespaces
+        .iter()
+        .filter(|ns| ns.made_by_clone())
+        .map(|ns| ns.flag_name())
+        .collect();
     let mut names = names.join(" | ");
     if !names.is_empty() {
         names.push_str(" | ");

@@ -24,6 +24,7 @@ pub fn bin(name: &str) -> &'static str {
         "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
         "05-user" => env!("CARGO_BIN_EXE_05-user"),
         "06-net" => env!("CARGO_BIN_EXE_06-net"),
+        "07-cgroups" => env!("CARGO_BIN_EXE_07-cgroups"),
         "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
         _ => panic!("no binary named {name}"),
     }
@@ -556,6 +557,8 @@ pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
     settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
+    let probe_path = regex_escape(probe());
+    settings.add_filter(&probe_path, "nsbox-probe");
     for (pattern, replacement) in normalisations() {
         settings.add_filter(pattern, replacement);
     }
@@ -579,6 +582,17 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"link/ether [0-9a-f:]{17}", "link/ether [MAC]"),
         (r"fe80::[0-9a-f:]+/64", "fe80::[MAC]/64"),
         (r"netns \d+", "netns [PID]"),
+        (
+            r"/sys/fs/cgroup/nsbox/nsbox-\d+",
+            "/sys/fs/cgroup/nsbox/nsbox-[PID]",
+        ),
+        (
+            r"/sys/fs/cgroup/(\w+)/\S*?nsbox-\d+",
+            "/sys/fs/cgroup/$1/…/nsbox-[PID]",
+        ),
+        (r"echo \d+ > cgroup.procs", "echo [PID] > cgroup.procs"),
+        (r"peak memory [\d.]+ MiB", "peak memory [N] MiB"),
+        (r"CPU time [\d.]+ s", "CPU time [T] s"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
         (r"(?m)^(root +\d+ +\d+ +\d+) \d\d:\d\d", "$1 [TIME]"),
     ]
@@ -677,4 +691,17 @@ pub fn host_command(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `text` as a regular expression that matches only itself.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }

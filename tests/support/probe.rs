@@ -7,6 +7,9 @@
 //! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
 //! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP connections
 //!   on any address with `hello from HOSTNAME`, one at a time, printing `connection from IP`
+//! - `hog MIB`: allocate and touch MIB mebibytes, one at a time; print `allocated MIB MiB`
+//! - `forks N`: fork N children that wait; print `forked N` or `fork failed after K: ERROR`
+//! - `spin SECONDS`: burn CPU for SECONDS of wall time; print `wall MS cpu MS`
 //! - `connect ADDRESS PORT [SECONDS]`: print what the listener there says (give up after
 //!   SECONDS, default 10)
 
@@ -24,11 +27,14 @@ fn main() -> ExitCode {
         ["mq-exists", name] => mq_exists(name),
         ["mq-unlink", name] => mq_remove(name),
         ["fds"] => open_fds(),
+        ["hog", mib] => hog(mib),
+        ["forks", count] => forks(count),
+        ["spin", seconds] => spin(seconds),
         ["listen", port] => listen(port, "1"),
         ["listen", port, count] => listen(port, count),
         ["connect", address, port] => connect(address, port, "10"),
         ["connect", address, port, seconds] => connect(address, port, seconds),
-        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | listen PORT [COUNT] | connect ADDRESS PORT".to_string()),
+        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | hog MIB | forks N | spin SECONDS | listen PORT [COUNT] | connect ADDRESS PORT [SECONDS]".to_string()),
     };
     match answer {
         Ok(text) => {
@@ -124,4 +130,55 @@ fn connect(address: &str, port: &str, seconds: &str) -> Result<String, String> {
         .read_to_string(&mut text)
         .map_err(|e| format!("read {target}: {e}"))?;
     Ok(text.trim().to_string())
+}
+
+fn hog(mib: &str) -> Result<String, String> {
+    let mib: usize = mib.parse().map_err(|_| format!("bad size {mib}"))?;
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..mib {
+        // Writing every byte makes the kernel really give us the pages.
+        kept.push(vec![1u8; 1 << 20]);
+    }
+    Ok(format!("allocated {} MiB", kept.len()))
+}
+
+fn forks(count: &str) -> Result<String, String> {
+    use nix::unistd::{ForkResult, fork};
+    let count: usize = count.parse().map_err(|_| format!("bad count {count}"))?;
+    let mut children = Vec::new();
+    let mut answer = format!("forked {count}");
+    for made in 0..count {
+        // SAFETY: the probe is single-threaded; the child only sleeps and exits.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                std::process::exit(0);
+            }
+            Ok(ForkResult::Parent { child }) => children.push(child),
+            Err(errno) => {
+                answer = format!("fork failed after {made}: {errno}");
+                break;
+            }
+        }
+    }
+    for child in children {
+        let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+    }
+    Ok(answer)
+}
+
+fn spin(seconds: &str) -> Result<String, String> {
+    let seconds: f64 = seconds.parse().map_err(|_| format!("bad time {seconds}"))?;
+    let start = std::time::Instant::now();
+    let mut x = 0u64;
+    while start.elapsed().as_secs_f64() < seconds {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+    let wall = start.elapsed();
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .map_err(|e| e.to_string())?;
+    let millis = |t: nix::sys::time::TimeVal| t.tv_sec() * 1000 + t.tv_usec() / 1000;
+    let cpu = millis(usage.user_time()) + millis(usage.system_time());
+    Ok(format!("wall {} cpu {cpu}", wall.as_millis()))
 }
