@@ -531,3 +531,322 @@ fn bad_publish_is_refused(net_host: TestHost, #[case] publish: &str) {
         run.stderr
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// More transcripts for the chapter.
+
+/// 06-net with the probe's folder at the front of its PATH, so the container can run it as
+/// `nsbox-probe`, the way the chapter writes it.
+fn lesson_with_probe(net_host: &TestHost, args: &[&str]) -> Command {
+    let folder = std::path::Path::new(probe()).parent().unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    let mut command = net_host.lesson(args);
+    command.env("PATH", format!("{}:{path}", folder.display()));
+    command
+}
+
+/// What the shared normalisations leave as it is: the lesson's pid in the `nsbox-<pid>` tag
+/// of its nftables rules and in its lease line, and the peer's index after `@if`.
+fn placeholders(text: &str, lesson_pid: nix::unistd::Pid) -> String {
+    let pid = lesson_pid.as_raw();
+    let text = text
+        .replace(&format!("nsbox-{pid}\""), "nsbox-[PID]\"")
+        .replace(&format!("nsbox-{pid}\n"), "nsbox-[PID]\n")
+        .replace(&format!(" {pid}\n"), " [PID]\n");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("@if") {
+        out.push_str(&rest[..at + 3]);
+        out.push_str("[N]");
+        rest = rest[at + 3..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out + rest
+}
+
+/// Waits until `check` holds, or fails the test.
+fn settle(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + RUN_LIMIT;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sets `ip_forward` in the test's host namespace (it starts as the machine's), so that the
+/// narration shows the lesson turning it on and back off on every machine.
+fn set_ip_forward(net_host: &TestHost, value: &str) {
+    net_host.sh(&format!("echo {value} > /proc/sys/net/ipv4/ip_forward"));
+}
+
+/// The host's side while a container runs: the bridge with the gateway address, the veth's
+/// host end as a port of the bridge, the lease; and after it exits, no port.
+#[rstest]
+fn transcript_host_side(mut host: HostGuard, net_host: TestHost) {
+    let state = net_host.state.path.to_str().unwrap().to_string();
+    let mut container = net_host.start(&["--quiet", "cat"]);
+    let lesson_pid = container.pid();
+    // The kernel updates a link's state a moment after it changes: wait until the child has
+    // brought eth0 up (so the host end has a carrier) and the bridge forwards.
+    settle("the bridge forwards", || {
+        net_host.sh("bridge link").contains("LOWER_UP")
+            && net_host.sh("ip -br -4 addr show nsbox0").contains(" UP ")
+    });
+    let mut transcript = Transcript::default();
+    let shown = ["--state-dir", state.as_str(), "--quiet", "cat"];
+    transcript.lesson("06-net", &shown, "");
+    transcript.line("# in a second terminal, on the host, while cat waits:");
+    for command in [
+        "ip -br -4 addr",
+        "bridge link",
+        &format!("cat {state}/net/nsbox0.leases"),
+    ] {
+        let output = placeholders(&net_host.sh(command), lesson_pid);
+        transcript.command(command, &output);
+    }
+    container.close_stdin();
+    let run = container.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    transcript.line("# Ctrl-D in the first terminal ends cat, and the container; then:");
+    let ports = net_host.sh("bridge link");
+    assert_eq!(ports, "");
+    transcript.command("bridge link", &ports);
+    assert_transcript("06-net", "host-side", &transcript);
+}
+
+/// Two containers on one bridge: b reaches a's listener by a's address.
+#[rstest]
+fn transcript_two_containers(mut host: HostGuard, net_host: TestHost) {
+    let a_args = [
+        "--quiet",
+        "--hostname",
+        "a",
+        "nsbox-probe",
+        "listen",
+        "8080",
+    ];
+    let mut a = Running::from_command(lesson_with_probe(&net_host, &a_args));
+    a.wait_for(Source::Stdout, "listening");
+    let b_args = [
+        "--quiet",
+        "--hostname",
+        "b",
+        "nsbox-probe",
+        "connect",
+        "10.89.0.2",
+        "8080",
+    ];
+    let b = Running::from_command(lesson_with_probe(&net_host, &b_args)).finish();
+    host.watch(&b.stderr);
+    assert_eq!(
+        (b.code, b.stdout.as_str()),
+        (0, "hello from a\n"),
+        "{}",
+        b.stderr
+    );
+    let a = a.finish();
+    host.watch(&a.stderr);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let mut lines = a.stdout.lines();
+    let mut transcript = Transcript::default();
+    transcript.lesson("06-net", &a_args, &format!("{}\n", lines.next().unwrap()));
+    transcript.line("# in a second terminal:");
+    transcript.lesson("06-net", &b_args, &b.stdout);
+    transcript.line("# meanwhile, in the first terminal:");
+    for line in lines {
+        transcript.line(line);
+    }
+    assert_eq!(
+        transcript
+            .text()
+            .matches("connection from 10.89.0.3")
+            .count(),
+        1
+    );
+    assert_transcript("06-net", "two-containers", &transcript);
+}
+
+/// A machine outside has no route to 10.89.0.0/24: without --nat the container cannot reach
+/// it; with --nat the host masquerades, and the outside sees the host's address.
+#[rstest]
+fn transcript_nat(mut host: HostGuard, net_host: TestHost) {
+    let outside = net_host.outside();
+    let script = format!("hostname outside && exec {} listen 9000 1", probe());
+    let mut command = outside.command("unshare");
+    command.args(["--uts", "sh", "-c", &script]);
+    let mut listener = Running::from_command(command);
+    listener.wait_for(Source::Stdout, "listening");
+    set_ip_forward(&net_host, "0");
+    let mut transcript = Transcript::default();
+    transcript.line("# outside: another machine, 198.18.0.2 (the test makes it with unshare)");
+    transcript.command("nsbox-probe listen 9000", "listening\n");
+    transcript.line("# on the host, 198.18.0.1 on that network:");
+    transcript.command(
+        "sysctl net.ipv4.ip_forward",
+        &net_host.sh("sysctl net.ipv4.ip_forward"),
+    );
+
+    let args = [
+        "--quiet",
+        "nsbox-probe",
+        "connect",
+        "198.18.0.2",
+        "9000",
+        "2",
+    ];
+    let run = Running::from_command(lesson_with_probe(&net_host, &args)).finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    transcript.lesson("06-net", &args, &run.stderr);
+
+    let args = ["--nat", "nsbox-probe", "connect", "198.18.0.2", "9000"];
+    let running = Running::from_command(lesson_with_probe(&net_host, &args));
+    let lesson_pid = running.pid();
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "hello from outside\n"),
+        "{}",
+        run.stderr
+    );
+    let output = Transcript::default()
+        .lesson_parts("06-net", &args, &run.stdout, &run.stderr)
+        .text()
+        .to_string();
+    let output = placeholders(&output, lesson_pid);
+    for line in output.lines() {
+        transcript.line(line);
+    }
+    let listener = listener.finish();
+    assert_eq!(listener.code, 0, "{}", listener.stderr);
+    transcript.line("# outside, the listener printed:");
+    for line in listener.stdout.lines().skip(1) {
+        transcript.line(line);
+    }
+    assert!(transcript.text().contains("connection from 198.18.0.1\n"));
+    set_ip_forward(&net_host, net_host.ip_forward.trim());
+    assert_transcript("06-net", "nat", &transcript);
+}
+
+/// --publish 8080:80: the rules in nftables, and who can connect.
+#[rstest]
+fn transcript_publish(mut host: HostGuard, net_host: TestHost) {
+    let outside = net_host.outside();
+    let args = [
+        "--quiet",
+        "--hostname",
+        "box",
+        "--publish",
+        "8080:80",
+        "nsbox-probe",
+        "listen",
+        "80",
+        "2",
+    ];
+    let mut container = Running::from_command(lesson_with_probe(&net_host, &args));
+    let lesson_pid = container.pid();
+    container.wait_for(Source::Stdout, "listening");
+    let mut transcript = Transcript::default();
+    transcript.lesson("06-net", &args, "listening\n");
+    transcript.line("# in a second terminal, on the host (198.18.0.1 on the outside network):");
+    let table = net_host.sh("nft list table ip nsbox");
+    transcript.command("nft list table ip nsbox", &placeholders(&table, lesson_pid));
+    for (address, seconds) in [("198.18.0.1", "5"), ("127.0.0.1", "2")] {
+        let out = net_host
+            .command(probe())
+            .args(["connect", address, "8080", seconds])
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = if seconds == "5" {
+            format!("nsbox-probe connect {address} 8080")
+        } else {
+            format!("nsbox-probe connect {address} 8080 {seconds}")
+        };
+        transcript.command(&shown, &said);
+    }
+    transcript.line("# on the machine outside, 198.18.0.2:");
+    let out = outside
+        .command(probe())
+        .args(["connect", "198.18.0.1", "8080", "5"])
+        .output()
+        .unwrap();
+    transcript.command(
+        "nsbox-probe connect 198.18.0.1 8080",
+        &String::from_utf8_lossy(&out.stdout),
+    );
+    let run = container.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    transcript.line("# meanwhile, in the first terminal:");
+    for line in run.stdout.lines().skip(1) {
+        transcript.line(line);
+    }
+    let text = transcript.text();
+    assert_eq!(text.matches("hello from box").count(), 2, "{text}");
+    assert!(
+        text.contains("127.0.0.1:8080: connection timed out"),
+        "{text}"
+    );
+    assert_transcript("06-net", "publish", &transcript);
+}
+
+/// Input the lesson refuses, and a subnet with no address left.
+#[rstest]
+fn transcript_refused(mut host: HostGuard, net_host: TestHost) {
+    let mut transcript = Transcript::default();
+    for args in [
+        ["--ip", "10.89.0.1", "true"],
+        ["--subnet", "10.89.0.7/24", "true"],
+    ] {
+        let run = net_host.run(&args);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        transcript.lesson("06-net", &args, &run.stderr);
+    }
+    // start() and run() add --state-dir; the transcript shows it, as the error names it.
+    let state = net_host.state.path.to_str().unwrap().to_string();
+    let first_args = ["--quiet", "--subnet", "10.89.0.0/30", "cat"];
+    let mut first = net_host.start(&first_args);
+    let leases = net_host.state.path.join("net/nsbox0.leases");
+    settle("the first container has its lease", || {
+        std::fs::read_to_string(&leases).is_ok_and(|text| !text.is_empty())
+    });
+    let shown = |args: &[&'static str]| [&["--state-dir", state.as_str()][..], args].concat();
+    transcript.lesson("06-net", &shown(&first_args), "");
+    transcript.line("# in a second terminal, while cat waits:");
+    let args = ["--subnet", "10.89.0.0/30", "true"];
+    let second = net_host.run(&args);
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    transcript.lesson("06-net", &shown(&args), &second.stderr);
+    transcript.command("echo $?", "2\n");
+    first.close_stdin();
+    let first = first.finish();
+    host.watch(&first.stderr);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_transcript("06-net", "refused", &transcript);
+}
+
+/// An ordinary user: a network namespace with only lo needs no root; the veth and bridge on
+/// the host do.
+#[rstest]
+fn transcript_rootless(net_host: TestHost) {
+    let dir = TempDir::new("net-rootless");
+    let [lesson] = dir.with_copies(&["06-net"]).try_into().unwrap();
+    let state = net_host.state.path.to_str().unwrap().to_string();
+    let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    let args = ["--quiet", "--network", "none", "ip", "link"];
+    let run = run_as(UNPRIVILEGED, &lesson, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    transcript.lesson("06-net", &args, &format!("{}{}", run.stdout, run.stderr));
+    let run = run_as(UNPRIVILEGED, &lesson, &["--state-dir", &state, "true"]);
+    assert_eq!(run.code, 125, "{}", run.stderr);
+    transcript.lesson("06-net", &["true"], &run.stderr);
+    assert_transcript("06-net", "rootless", &transcript);
+}
