@@ -338,3 +338,23 @@ fn transcript_sigkill_from_inside(mut host: HostGuard) {
     transcript.lesson("03-pid", &args, &output);
     assert_transcript("03-pid", "sigkill-from-inside", &transcript);
 }
+
+/// If the lesson binary is killed outright (SIGKILL: no chance to clean up), the kernel kills
+/// its container too: the child asked for that with PR_SET_PDEATHSIG before it exec'd.
+#[rstest]
+#[case::no_init(&[])]
+#[case::init(&["--init"])]
+fn the_container_dies_with_the_lesson_binary(mut host: HostGuard, #[case] options: &[&str]) {
+    let mut args = options.to_vec();
+    args.extend(["sh", "-c", "echo up; exec sleep 600"]);
+    let mut running = Running::start("03-pid", &args);
+    let child = running.container_pid();
+    running.wait_for(Source::Stdout, "up");
+    running.signal(Signal::SIGKILL);
+    let run = running.finish();
+    host.watch(&run.stderr);
+    assert_eq!(run.code, 128 + Signal::SIGKILL as i32);
+    wait_until("the container is gone", || {
+        status_field(child.as_raw(), "State").is_none_or(|s| s.starts_with('Z'))
+    });
+}

@@ -13,13 +13,15 @@ pub enum Error {
     #[error(
         "{program} needs root: {why} needs {capability}, and this process (uid {uid}) does not have it.\n\
          fix: run it with `cargo run --bin {program}` (which uses sudo for you) or `sudo {path}`.\n\
-         Lesson 05 shows how a user namespace lets an ordinary user do this without root."
+         {hint}"
     )]
     NeedsRoot {
         program: String,
         path: String,
         why: String,
         capability: &'static str,
+        /// Where to go from here without root.
+        hint: &'static str,
         uid: u32,
     },
 

@@ -13,7 +13,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 // ANCHOR: message
 /// Everything parent and child say to each other.
@@ -124,6 +124,20 @@ impl Channel {
             MsgFlags::MSG_NOSIGNAL,
         )?;
         Ok(())
+    }
+
+    /// Has the other end been closed (its process exited)? Does not wait: `poll(2)` reports
+    /// `POLLHUP` on a socket whose peer closed its end.
+    pub fn peer_gone(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let fd = self.fd.as_fd();
+        let mut fds = [PollFd::new(fd, PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => fds[0]
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLHUP)),
+            Err(_) => false,
+        }
     }
 
     /// Waits for one message. `None` means the other end is closed: the other side exited,

@@ -460,9 +460,10 @@ pub fn inside_steps(attachment: &Attachment) -> String {
 // After the container exits.
 
 // ANCHOR: detach
-/// The kernel deleted the container's veth end with its network namespace, and the host end
-/// went with it: check that, give the address back, and remove the bridge if asked to and no
-/// container uses it any more.
+/// Deletes the host's end of the veth pair if it is still there (the kernel deletes the pair
+/// with the container's network namespace, but a little later, in the background), gives the
+/// address back, removes our NAT rules, and removes the bridge if asked to and no container
+/// uses it any more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,

@@ -64,7 +64,7 @@ fn child_main(
     if !matches!(channel.recv(), Ok(Some(Message::Go))) {
         return 125; // The parent is gone: nobody is left to tell.
     }
-    let error = match prepare(container, network) {
+    let error = match prepare(container, network).and_then(|()| die_with_parent(channel)) {
         Ok(()) if container.init => {
             return pid::run_init(&container.command, channel, old_mask) as isize;
         }
@@ -113,6 +113,23 @@ fn prepare(container: &Container, network: Option<&Attachment>) -> Result<(), Ch
     }
     Ok(())
 }
+
+// ANCHOR: die_with_parent
+/// Asks the kernel to SIGKILL us if the parent dies, so a killed lesson binary does not leave
+/// its container running (with an address and a veth nobody will clean up).
+///
+/// Surprise: the kernel forgets this request whenever our user ids change, which
+/// `become_root` just did; so it is the last step before `exec`. And the parent may have died
+/// already, before we asked: then its end of the channel is closed, and we stop here.
+fn die_with_parent(channel: &Channel) -> Result<(), ChildError> {
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .map_err(failed("prctl(PR_SET_PDEATHSIG)".into()))?;
+    if channel.peer_gone() {
+        std::process::exit(125);
+    }
+    Ok(())
+}
+// ANCHOR_END: die_with_parent
 
 /// Turns an errno into a [`ChildError`] for this step.
 fn failed(step: String) -> impl FnOnce(Errno) -> ChildError {
