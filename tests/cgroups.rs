@@ -155,3 +155,48 @@ fn transcript_oom(mut host: HostGuard) {
     };
     assert_transcript("07-cgroups", &format!("oom-{version}"), &transcript);
 }
+
+/// `v1` or `v2`, from the narration's first line: the two print different files, so each
+/// transcript has one snapshot per version (these tests also run in a cgroup v2 VM).
+fn version_of(run: &Run) -> &'static str {
+    if run.stderr.contains("cgroup v2") {
+        "v2"
+    } else {
+        "v1"
+    }
+}
+
+/// A CPU limit's files, and the container's own cgroup seen from inside: `/`.
+#[rstest]
+fn transcript_cgroup_root(mut host: HostGuard) {
+    let args = [
+        "--network",
+        "none",
+        "--cpus",
+        "0.25",
+        "cat",
+        "/proc/self/cgroup",
+    ];
+    let run = limited(&mut host, &args[2..4], &args[4..]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
+    let name = format!("cgroup-root-{}", version_of(&run));
+    assert_transcript("07-cgroups", &name, &transcript);
+}
+
+/// A fork loop stopped by `--pids 8`, and the kernel's count of refused forks.
+#[rstest]
+fn transcript_fork_limit(mut host: HostGuard) {
+    let args = ["--network", "none", "--pids", "8", probe(), "forks", "20"];
+    let run = limited(&mut host, &args[2..4], &args[4..]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut transcript = Transcript::default();
+    let shown: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == probe() { "nsbox-probe" } else { a })
+        .collect();
+    transcript.lesson_parts("07-cgroups", &shown, &run.stdout, &run.stderr);
+    let name = format!("fork-limit-{}", version_of(&run));
+    assert_transcript("07-cgroups", &name, &transcript);
+}
