@@ -270,7 +270,7 @@ fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
 /// On a systemd machine `/` is mounted shared, and a container's mounts would propagate back to
 /// the host unless the child makes its tree private first. This machine's `/` is private, so
 /// the test makes its own systemd-like world: a mount namespace whose mounts are all shared
-/// (`unshare --mount --propagation shared`). In it, a tmpfs the container mounts on /mnt stays
+/// (`unshare --mount --propagation private`, then `mount --make-rshared /` inside). In it, a tmpfs the container mounts on /mnt stays
 /// inside by default, and leaks out with `--propagation shared` (which shows the test can see
 /// a leak). The container's /proc never leaks: it is made private before procfs is mounted.
 #[rstest]
@@ -282,14 +282,16 @@ fn a_shared_host_root_does_not_leak_mounts(
     #[case] leaked: usize,
 ) {
     let lesson = bin("04-mnt");
+    // First private (cut off from the real host, whose `/` may be shared), then shared again:
+    // the shared peer groups are new ones, the test's own.
     let script = format!(
-        "{lesson} {} sh -c 'mount -t tmpfs leak /mnt' && \
+        "mount --make-rshared / && {lesson} {} sh -c 'mount -t tmpfs leak /mnt' && \
          echo mnt $(grep -c ' /mnt ' /proc/self/mountinfo) && \
          echo proc $(grep -c ' /proc ' /proc/self/mountinfo)",
         options.join(" ")
     );
     let out = std::process::Command::new("unshare")
-        .args(["--mount", "--propagation", "shared", "sh", "-c", &script])
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

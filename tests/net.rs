@@ -310,26 +310,26 @@ fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestH
 fn twenty_containers_at_once(net_host: TestHost) {
     const COUNT: usize = 20;
     let on_host = net_host.netns.listen("9000", &COUNT.to_string());
+    // Each container stays up (reading stdin) until all have their address, so that none
+    // can give its address back before the last one asks for one.
     let script = format!(
-        "ip -o -4 addr show eth0 | awk '{{print $4}}'; {} connect 10.89.0.1 9000",
+        "ip -o -4 addr show eth0 | awk '{{print $4}}'; {} connect 10.89.0.1 9000; cat >/dev/null",
         probe()
     );
-    let containers: Vec<Running> = (0..COUNT)
+    let mut containers: Vec<Running> = (0..COUNT)
         .map(|_| net_host.start(&["--quiet", "sh", "-c", &script]))
         .collect();
     let mut addresses = std::collections::BTreeSet::new();
-    for container in containers {
-        let run = container.finish();
-        assert_eq!(run.code, 0, "{}", run.stderr);
-        let mut lines = run.stdout.lines();
-        addresses.insert(lines.next().unwrap().to_string());
-        assert!(
-            lines.next().unwrap().starts_with("hello from"),
-            "{}",
-            run.stdout
-        );
+    for container in &mut containers {
+        addresses.insert(container.wait_for(Source::Stdout, "10.89.0."));
+        container.wait_for(Source::Stdout, "hello from");
     }
     assert_eq!(addresses.len(), COUNT, "addresses: {addresses:?}");
+    for mut container in containers {
+        container.close_stdin();
+        let run = container.finish();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
     assert_eq!(on_host.finish().code, 0);
 }
 

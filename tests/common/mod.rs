@@ -594,7 +594,7 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"peak memory [\d.]+ MiB", "peak memory [N] MiB"),
         (r"CPU time [\d.]+ s", "CPU time [T] s"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
-        (r"(?m)^(root +\d+ +\d+ +\d+) \d\d:\d\d", "$1 [TIME]"),
+        (r"(?m)^(root +\d+ +\d+) +\d+ +\d\d:\d\d", "$1 [C] [TIME]"),
     ]
 }
 
