@@ -228,10 +228,6 @@ impl SavedForwarding {
 
     /// Removes the file, and the folders it leaves empty.
     fn forget(self) -> Result<(), Error> {
-        std::fs::remove_file(&self.path).map_err(|e| Error::Network(e.to_string()))?;
-        let net_dir = self.path.parent().unwrap();
-        let _ = std::fs::remove_dir(net_dir)
-            .and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
-        Ok(())
+        super::net::remove_state_file(&self.path).map_err(|e| Error::Network(e.to_string()))
     }
 }

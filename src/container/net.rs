@@ -207,11 +207,7 @@ impl LeaseFile {
     /// Writes the leases back, or removes the file (and the empty folders) when none is left.
     fn write(mut self, leases: &[Lease]) -> io::Result<()> {
         if leases.is_empty() {
-            std::fs::remove_file(&self.path)?;
-            let net_dir = self.path.parent().unwrap();
-            let _ = std::fs::remove_dir(net_dir)
-                .and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
-            return Ok(());
+            return remove_state_file(&self.path);
         }
         let text: String = leases
             .iter()
@@ -251,6 +247,16 @@ pub(crate) fn open_locked(path: &Path) -> io::Result<File> {
     }
 }
 // ANCHOR_END: open_locked
+
+/// Removes a state file, then `<state>/net/` and `<state>/` if that left them empty, so a
+/// machine with no container running keeps nothing of ours.
+pub(crate) fn remove_state_file(path: &Path) -> io::Result<()> {
+    std::fs::remove_file(path)?;
+    let net_dir = path.parent().unwrap();
+    let _ =
+        std::fs::remove_dir(net_dir).and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
+    Ok(())
+}
 
 // ANCHOR: lease
 /// Picks the container's address (the one asked for, or the lowest free one) and records it
