@@ -480,21 +480,23 @@ pub fn detach(
     let host_end = &attachment.host_end;
     // The kernel deletes the container's end, and so the pair, when it frees the namespace;
     // but it frees namespaces in the background, a little after the last process left.
-    // We do not wait: we delete the host end ourselves if it is still there.
-    match netlink
+    // We do not wait: we delete the host end ourselves if it is still there (and whether the
+    // kernel or we were first varies from run to run, so the narration says the same for both).
+    if let Some(index) = netlink
         .link_index(host_end)
         .map_err(failed(format!("ip link show {host_end}")))?
     {
-        Some(index) => match netlink.delete_link(index) {
+        match netlink.delete_link(index) {
             Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
                 return Err(Error::Network(format!("ip link delete {host_end}: {e}")));
             }
-            _ => narrator.say(format!("ip link delete {host_end} (and so its peer)")),
-        },
-        None => narrator.say(format!(
-            "{host_end} is gone: the kernel deleted the pair with the namespace"
-        )),
+            _ => {}
+        }
     }
+    narrator.say(format!(
+        "{host_end} and its peer are gone (ip link delete {host_end}, if the kernel had not \
+         deleted them with the namespace yet)"
+    ));
     let left = release(config, attachment.address).map_err(failed(format!(
         "lease file {}",
         config.lease_file().display()
