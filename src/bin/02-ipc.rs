@@ -20,7 +20,9 @@ fn main() -> ExitCode {
     let container = Container::new(args.command())
         .hostname(&args.hostname)
         // ANCHOR: namespaces
+        // ANCHOR: exercise
         .namespaces([Namespace::Uts, Namespace::Ipc]);
+    // ANCHOR_END: exercise
     // ANCHOR_END: namespaces
     lesson::run("02-ipc", &container, args.quiet)
 }

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let container = Container::new(args.command())
         .hostname(&args.hostname)
         // ANCHOR: namespaces
+        // ANCHOR: exercise
         .namespaces([Namespace::Uts, Namespace::Ipc, Namespace::Pid])
+        // ANCHOR_END: exercise
         // ANCHOR_END: namespaces
         .with_init(pid.init);
     lesson::run("03-pid", &container, args.quiet)

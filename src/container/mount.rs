@@ -91,8 +91,10 @@ pub fn set_propagation(mode: Propagation) -> nix::Result<()> {
 /// propagation the rest of the tree has.
 pub fn mount_proc() -> nix::Result<()> {
     mount_flags("/proc", MsFlags::MS_REC | MsFlags::MS_PRIVATE)?;
+    // ANCHOR: exercise
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>)
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: mount_proc
 

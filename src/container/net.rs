@@ -434,6 +434,7 @@ pub fn configure_inside(attachment: &Attachment) -> Result<(), (String, io::Erro
             io::Error::from_raw_os_error(nix::libc::ENODEV),
         )
     })?;
+    // ANCHOR: exercise
     netlink
         .rename(index, "eth0")
         .map_err(step(format!("ip link set {peer} name eth0")))?;
@@ -448,6 +449,7 @@ pub fn configure_inside(attachment: &Attachment) -> Result<(), (String, io::Erro
     netlink
         .add_default_route(gateway)
         .map_err(step(format!("ip route add default via {gateway}")))
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: configure_inside
 

@@ -23,6 +23,8 @@ pub fn validate_hostname(name: &str) -> Result<(), Error> {
 /// Runs in the child: changes the hostname of the UTS namespace it is in. Because the child
 /// has a new UTS namespace, the host's hostname stays as it was.
 pub fn set_hostname(name: &str) -> nix::Result<()> {
+    // ANCHOR: exercise
     nix::unistd::sethostname(name)
+    // ANCHOR_END: exercise
 }
 // ANCHOR_END: set_hostname

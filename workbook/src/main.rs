@@ -1,0 +1,260 @@
+//! `cargo workbook`: do nsbox's lessons yourself.
+//!
+//! `start` takes the piece a chapter teaches out of the finished code, `check` runs the
+//! lesson's proofs against your build and prints a checklist, `hint` gives graded hints one at
+//! a time, `reset` goes back to the starting version, `solution` puts the finished code back.
+//! `dev-check` is the course checking itself (rustlings' `dev check` is the model): every
+//! starting version builds and fails its proofs, and leaves the host as it was.
+
+mod devcheck;
+mod exercise;
+mod progress;
+mod proofs;
+mod region;
+
+use clap::{Parser, Subcommand};
+use exercise::Exercise;
+use progress::{Progress, State};
+use proofs::Outcome;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    about = "Do nsbox's lessons yourself: start an exercise, check it, get hints",
+    after_help = "The loop: `cargo workbook start 01-uts`, edit the file it names, \
+                  `cargo workbook check 01-uts`, and `cargo workbook hint 01-uts` when stuck.\n\
+                  Exit status: 0 when everything asked for holds, 1 when a proof fails or \
+                  the tree does not build, 2 for bad usage."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Lists the exercises and where you are in each.
+    List,
+    /// Takes the piece the chapter teaches out of the code, for you to write.
+    Start { lesson: String },
+    /// Builds your code and runs the lesson's proofs: a checklist of what holds.
+    Check { lesson: String },
+    /// Shows the next hint (or hint NUMBER again).
+    Hint {
+        lesson: String,
+        number: Option<usize>,
+    },
+    /// Back to the starting version (your lines are kept in .workbook/).
+    Reset { lesson: String },
+    /// Puts the finished code back (your lines are kept in .workbook/).
+    Solution { lesson: String },
+    /// For the course: every starting version builds and fails its proofs (in a copy).
+    DevCheck {
+        /// Also run every lesson's proofs against the finished code in the copy.
+        #[arg(long)]
+        finished: bool,
+    },
+}
+
+/// The repository: the folder above this package.
+fn repository() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let root = repository();
+    let command = Cli::parse().command.unwrap_or(Command::List);
+    let result = match command {
+        Command::List => list(&root),
+        Command::Start { lesson } => start(&root, &lesson),
+        Command::Check { lesson } => check(&root, &lesson),
+        Command::Hint { lesson, number } => hint(&root, &lesson, number),
+        Command::Reset { lesson } => reset(&root, &lesson),
+        Command::Solution { lesson } => solution(&root, &lesson),
+        Command::DevCheck { finished } => devcheck::run(&root, finished),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("workbook: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn list(root: &Path) -> Result<bool, String> {
+    println!("The exercises (lessons/NN-name/exercise.toml):\n");
+    for exercise in exercise::all(root)? {
+        let progress = Progress {
+            root,
+            exercise: &exercise,
+        };
+        println!("  {:<12} {}", exercise.lesson, exercise.title);
+        println!(
+            "  {:<12} {}; hints seen {}/{}",
+            "",
+            progress.state()?.describe(),
+            progress.hints_seen().min(exercise.hints.len()),
+            exercise.hints.len()
+        );
+    }
+    println!("\nStart one with `cargo workbook start 01-uts`.");
+    Ok(true)
+}
+
+fn start(root: &Path, lesson: &str) -> Result<bool, String> {
+    let exercise = exercise::find(root, lesson)?;
+    let progress = Progress {
+        root,
+        exercise: &exercise,
+    };
+    let already = progress.state()? == State::Starting;
+    for line in progress.start(false)? {
+        println!("{line}");
+    }
+    if already {
+        println!("{} is already at its starting version.\n", exercise.lesson);
+    } else {
+        println!("{}: the piece is now missing.\n", exercise.lesson);
+    }
+    show_task(&progress)?;
+    Ok(true)
+}
+
+fn reset(root: &Path, lesson: &str) -> Result<bool, String> {
+    let exercise = exercise::find(root, lesson)?;
+    let progress = Progress {
+        root,
+        exercise: &exercise,
+    };
+    for line in progress.start(true)? {
+        println!("{line}");
+    }
+    println!("{} is back at its starting version.\n", exercise.lesson);
+    show_task(&progress)?;
+    Ok(true)
+}
+
+fn solution(root: &Path, lesson: &str) -> Result<bool, String> {
+    let exercise = exercise::find(root, lesson)?;
+    let progress = Progress {
+        root,
+        exercise: &exercise,
+    };
+    for line in progress.solve()? {
+        println!("{line}");
+    }
+    println!("{}: the finished code is back in:", exercise.lesson);
+    for place in progress.locations()? {
+        println!("  {place}");
+    }
+    println!("`git diff` shows what changed, if you had committed your work.");
+    Ok(true)
+}
+
+fn show_task(progress: &Progress) -> Result<(), String> {
+    let exercise = progress.exercise;
+    println!("{}\n", exercise.title);
+    println!("{}", exercise.task.trim_end());
+    println!("\nWrite it here:");
+    for place in progress.locations()? {
+        println!("  {place}");
+    }
+    println!(
+        "\nThen: `cargo workbook check {0}`. Stuck? `cargo workbook hint {0}` ({1} hints).",
+        exercise.lesson,
+        exercise.hints.len()
+    );
+    Ok(())
+}
+
+fn hint(root: &Path, lesson: &str, number: Option<usize>) -> Result<bool, String> {
+    let exercise = exercise::find(root, lesson)?;
+    let progress = Progress {
+        root,
+        exercise: &exercise,
+    };
+    let count = exercise.hints.len();
+    let number = number.unwrap_or(progress.hints_seen() + 1).max(1);
+    if number > count {
+        println!(
+            "That was the last hint ({count} of {count}). `cargo workbook hint {lesson} N` \
+             shows hint N again; `cargo workbook solution {lesson}` shows the answer."
+        );
+        return Ok(true);
+    }
+    println!("Hint {number} of {count} for {}:\n", exercise.lesson);
+    println!("{}", exercise.hints[number - 1].trim_end());
+    if number < count {
+        println!(
+            "\nStill stuck? `cargo workbook hint {}` gives the next one.",
+            exercise.lesson
+        );
+    }
+    progress.set_hints_seen(number.max(progress.hints_seen()))?;
+    Ok(true)
+}
+
+fn check(root: &Path, lesson: &str) -> Result<bool, String> {
+    let exercise = exercise::find(root, lesson)?;
+    let progress = Progress {
+        root,
+        exercise: &exercise,
+    };
+    println!(
+        "Checking {} ({}) against its proofs, tests/{}.rs.\n",
+        exercise.lesson,
+        progress.state()?.describe(),
+        exercise.proofs
+    );
+    if !proofs::build(root, &exercise.proofs, None) {
+        println!("\n✗ your code does not build: the compiler's messages are above.");
+        return Ok(false);
+    }
+    println!("Running the proofs (they run the lessons as root, through sudo if you are not)…\n");
+    let passed = print_checklist(&exercise, proofs::run(root, &exercise.proofs, None));
+    if passed {
+        println!("\nEvery proof holds. On to the next chapter!");
+    } else {
+        println!(
+            "\nNot yet. Read the ✗ lines, change your code, and check again. \
+             Stuck? `cargo workbook hint {}`.",
+            exercise.lesson
+        );
+    }
+    Ok(passed)
+}
+
+/// Prints ✓/✗ per proof; true when all passed.
+pub fn print_checklist(exercise: &Exercise, outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::DoesNotBuild => {
+            println!("✗ {} does not build", exercise.lesson);
+            false
+        }
+        Outcome::Unreadable(raw) => {
+            println!("{raw}");
+            println!("✗ the proofs gave no result we could read (their output is above)");
+            false
+        }
+        Outcome::Ran(proofs) => {
+            for proof in &proofs {
+                let mark = if proof.passed { '✓' } else { '✗' };
+                println!("{mark} {}", proof.name);
+                for line in &proof.why {
+                    println!("      {line}");
+                }
+            }
+            let failed = proofs.iter().filter(|p| !p.passed).count();
+            println!(
+                "\n{} of {} proofs hold.",
+                proofs.len() - failed,
+                proofs.len()
+            );
+            failed == 0
+        }
+    }
+}
