@@ -318,6 +318,7 @@ pub fn host_hostname() -> String {
 struct HostState {
     hostname: String,
     sysv_ipc: String,
+    sysv_objects: BTreeSet<(&'static str, String)>,
     mounts: String,
 }
 
@@ -331,6 +332,7 @@ impl HostState {
         HostState {
             hostname: host_hostname(),
             sysv_ipc: sysv,
+            sysv_objects: sysv_ipc_objects(),
             mounts: mount_points(),
         }
     }
@@ -449,9 +451,37 @@ impl HostGuard {
     }
 }
 
+/// The System V IPC objects on the host, as (`ipcrm` option, id).
+fn sysv_ipc_objects() -> BTreeSet<(&'static str, String)> {
+    let mut objects = BTreeSet::new();
+    for (kind, option) in [("msg", "-q"), ("sem", "-s"), ("shm", "-m")] {
+        let table = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap();
+        // Columns: key, id, …; the first line is the header.
+        for line in table.lines().skip(1) {
+            if let Some(id) = line.split_whitespace().nth(1) {
+                objects.insert((option, id.to_string()));
+            }
+        }
+    }
+    objects
+}
+
+impl HostGuard {
+    /// Removes the IPC objects that appeared on the host during the test. Only a lesson that
+    /// failed to isolate makes them (the starting version of exercise 02, say), and a failed
+    /// proof must still leave the host as it was. Tests that make host objects on purpose
+    /// hold the lock exclusively and remove their own before the guard is dropped.
+    fn remove_new_ipc_objects(&self) {
+        for (option, id) in sysv_ipc_objects().difference(&self.before.sysv_objects) {
+            let _ = Command::new("ipcrm").args([*option, id.as_str()]).status();
+        }
+    }
+}
+
 impl Drop for HostGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            self.remove_new_ipc_objects();
             return;
         }
         // Processes the kernel is tearing down can take a moment to vanish from /proc.
@@ -461,6 +491,7 @@ impl Drop for HostGuard {
             std::thread::sleep(Duration::from_millis(50));
             problems = self.problems();
         }
+        self.remove_new_ipc_objects();
         assert!(
             problems.is_empty(),
             "the test left the host changed:\n{}",

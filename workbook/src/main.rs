@@ -57,8 +57,12 @@ enum Command {
     },
 }
 
-/// The repository: the folder above this package.
+/// The repository: the folder above this package, or `WORKBOOK_ROOT` (the workbook's own
+/// tests point it at a copy).
 fn repository() -> PathBuf {
+    if let Some(root) = std::env::var_os("WORKBOOK_ROOT") {
+        return PathBuf::from(root);
+    }
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent().unwrap_or(here).to_path_buf()
 }
