@@ -2,6 +2,8 @@
 //!
 //! - [`container`]: the module every lesson binary (and the `nsbox` runtime) is made of.
 //! - [`lesson`]: the command line all lesson binaries share.
+//! - [`doctor`]: checks that this machine can run the lessons (`cargo run --bin doctor`).
 
 pub mod container;
+pub mod doctor;
 pub mod lesson;

@@ -31,7 +31,7 @@ pub fn mount_of(mountinfo: &str, controller: &str) -> Option<String> {
 }
 
 /// Our own cgroup in the tree of `controller`, from `/proc/self/cgroup` (`4:memory:/a/b`).
-fn own_cgroup(controller: &str) -> String {
+pub fn own_cgroup(controller: &str) -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     text.lines()
         .find_map(|line| {

@@ -1,0 +1,107 @@
+//! A bridge and a veth pair, what lessons 06 and 07 make on the host: here a child makes them
+//! in a network namespace of its own, so they vanish with it and the host never sees them.
+//!
+//! The kernel loads the `bridge` and `veth` modules on demand, the first time anyone asks.
+
+use super::child::{Refusal, in_child};
+use super::report::{Mark, Report};
+use super::{Findings, Need, Outcome, Problem};
+use crate::container::netlink::Netlink;
+use nix::errno::Errno;
+use nix::sched::{CloneFlags, unshare};
+
+const BRIDGE: &str = "doctor-br";
+const VETH: (&str, &str) = ("doctor-a", "doctor-b");
+
+pub fn check(report: &Report, findings: &mut Findings, root: bool) {
+    report.section("network (lessons 06 and 07)");
+    if !root {
+        report.line(
+            Mark::Skipped,
+            "bridge and veth pair: not tried, making them needs root",
+        );
+        let fix = "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
+        findings.record(Need::VethAndBridge, Outcome::not_tried("needs root", fix));
+        return;
+    }
+    let outcome = match in_child(try_links) {
+        Ok(()) => {
+            report.line(
+                Mark::Good,
+                format!(
+                    "in a new network namespace: ip link add {BRIDGE} type bridge; ip link add {} \
+                     type veth peer name {}; ip link set {} master {BRIDGE} up",
+                    VETH.0, VETH.1, VETH.0
+                ),
+            );
+            Outcome::Works
+        }
+        Err(refusal) if refusal.step == "unshare(CLONE_NEWNET)" => {
+            report.line(Mark::Skipped, format!("not tried: {refusal}"));
+            Outcome::not_tried(
+                format!("no network namespace to try in ({refusal})"),
+                "see the namespaces above",
+            )
+        }
+        Err(refusal) => {
+            let problem = explain(&refusal);
+            report.line(Mark::Bad, &problem.because);
+            report.detail(format!("fix: {}", problem.fix));
+            Outcome::Fails(problem)
+        }
+    };
+    findings.record(Need::VethAndBridge, outcome);
+}
+
+// ANCHOR: try_links
+/// Runs in the child, with the netlink client the lessons use.
+fn try_links() -> Result<(), Refusal> {
+    unshare(CloneFlags::CLONE_NEWNET).map_err(Refusal::at("unshare(CLONE_NEWNET)"))?;
+    let mut netlink = Netlink::open().map_err(Refusal::at_io("netlink socket"))?;
+    netlink
+        .add_bridge(BRIDGE)
+        .map_err(Refusal::at_io(format!("ip link add {BRIDGE} type bridge")))?;
+    let (a, b) = VETH;
+    netlink.add_veth(a, b).map_err(Refusal::at_io(format!(
+        "ip link add {a} type veth peer name {b}"
+    )))?;
+    let index = |netlink: &mut Netlink, name: &str| {
+        let missing = std::io::Error::from_raw_os_error(nix::libc::ENODEV);
+        let found = netlink.link_index(name).and_then(|i| i.ok_or(missing));
+        found.map_err(Refusal::at_io(format!("ip link show {name}")))
+    };
+    let bridge = index(&mut netlink, BRIDGE)?;
+    let end = index(&mut netlink, a)?;
+    netlink
+        .set_controller(end, bridge)
+        .map_err(Refusal::at_io(format!("ip link set {a} master {BRIDGE}")))?;
+    for (name, link) in [(a, end), (BRIDGE, bridge)] {
+        netlink
+            .set_up(link)
+            .map_err(Refusal::at_io(format!("ip link set {name} up")))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: try_links
+
+fn explain(refusal: &Refusal) -> Problem {
+    let module = if refusal.step.contains("veth") {
+        "veth"
+    } else {
+        "bridge"
+    };
+    match refusal.errno {
+        // What the kernel answers for a link type it has no driver for.
+        Errno::EOPNOTSUPP | Errno::ENODEV => Problem {
+            because: format!("{refusal}: this kernel has no {module} driver"),
+            fix: format!(
+                "sudo modprobe {module} (Debian: sudo apt-get install linux-image-amd64 for a \
+                 kernel that has it)"
+            ),
+        },
+        _ => Problem {
+            because: refusal.to_string(),
+            fix: "see `dmesg` for what the kernel said".to_string(),
+        },
+    }
+}
