@@ -34,15 +34,7 @@ fn finish(mut command: Command) -> Run {
         .env_remove("SUDO_GID")
         .output()
         .expect("start the doctor");
-    use std::os::unix::process::ExitStatusExt;
-    Run {
-        code: out
-            .status
-            .code()
-            .unwrap_or_else(|| 128 + out.status.signal().unwrap()),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Run::from(out)
 }
 
 /// What the doctor could leave behind on the host, if it forgot to clean up.

@@ -54,6 +54,21 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<std::process::Output> for Run {
+    /// The exit code as a shell shows it: the code, or 128 + the signal that killed it.
+    fn from(out: std::process::Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        Run {
+            code: out
+                .status
+                .code()
+                .unwrap_or_else(|| 128 + out.status.signal().unwrap()),
+            stdout: String::from_utf8(out.stdout).unwrap(),
+            stderr: String::from_utf8(out.stderr).unwrap(),
+        }
+    }
+}
+
 /// Runs a binary to the end with `input` on stdin (nothing: stdin is empty).
 pub fn run(name: &str, args: &[&str]) -> Run {
     run_with_input(name, args, "")
@@ -702,15 +717,7 @@ pub fn run_as(uid: u32, program: &str, args: &[&str]) -> Run {
             other => break other.expect("start the program"),
         }
     };
-    use std::os::unix::process::ExitStatusExt;
-    Run {
-        code: out
-            .status
-            .code()
-            .unwrap_or_else(|| 128 + out.status.signal().unwrap()),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
+    Run::from(out)
 }
 
 /// Runs a command on the host and returns its stdout (panics if it fails).
