@@ -6,7 +6,7 @@
 //! that would change the machine.
 
 use super::report::{Mark, Report};
-use super::{Findings, Need, Outcome, Problem};
+use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
 use crate::container::cgroup::{self, CONTROLLERS, Layout, v1};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -29,8 +29,7 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
             Mark::Skipped,
             "memory, cpu, pids: not tried, making a cgroup needs root",
         );
-        let fix = "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
-        findings.record(Need::Cgroups, Outcome::not_tried("needs root", fix));
+        findings.record(Need::Cgroups, Outcome::not_tried("needs root", RUN_AS_ROOT));
         return;
     }
     let mut outcome = Outcome::Works;

@@ -68,6 +68,9 @@ pub enum Outcome {
     NotTried(Problem),
 }
 
+/// The fix for anything only root can try.
+pub const RUN_AS_ROOT: &str = "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
+
 impl Outcome {
     pub fn fails(because: impl Into<String>, fix: impl Into<String>) -> Outcome {
         Outcome::Fails(Problem {

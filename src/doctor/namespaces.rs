@@ -9,7 +9,7 @@
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
-use super::{Findings, Need, Outcome, Problem};
+use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
 use crate::container::Namespace;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
@@ -85,7 +85,7 @@ pub fn try_namespace(namespace: Namespace, root: bool) -> Outcome {
         Ok(()) => Outcome::Works,
         Err(refusal) if !root && refusal.errno == Errno::EPERM => Outcome::not_tried(
             format!("not tried: needs root, or user namespaces ({refusal})"),
-            "run this doctor as root: `cargo run --bin doctor` (it uses sudo)",
+            RUN_AS_ROOT,
         ),
         Err(refusal) => Outcome::Fails(explain(namespace, &refusal)),
     }

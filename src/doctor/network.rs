@@ -5,7 +5,7 @@
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
-use super::{Findings, Need, Outcome, Problem};
+use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
 use crate::container::netlink::Netlink;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
@@ -20,8 +20,10 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
             Mark::Skipped,
             "bridge and veth pair: not tried, making them needs root",
         );
-        let fix = "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
-        findings.record(Need::VethAndBridge, Outcome::not_tried("needs root", fix));
+        findings.record(
+            Need::VethAndBridge,
+            Outcome::not_tried("needs root", RUN_AS_ROOT),
+        );
         return;
     }
     let outcome = match in_child(try_links) {

@@ -72,10 +72,10 @@ fn main() -> ExitCode {
     let command = Cli::parse().command.unwrap_or(Command::List);
     let result = match command {
         Command::List => list(&root),
-        Command::Start { lesson } => start(&root, &lesson),
+        Command::Start { lesson } => start(&root, &lesson, false),
         Command::Check { lesson } => check(&root, &lesson),
         Command::Hint { lesson, number } => hint(&root, &lesson, number),
-        Command::Reset { lesson } => reset(&root, &lesson),
+        Command::Reset { lesson } => start(&root, &lesson, true),
         Command::Solution { lesson } => solution(&root, &lesson),
         Command::DevCheck { finished } => devcheck::run(&root, finished),
     };
@@ -109,35 +109,24 @@ fn list(root: &Path) -> Result<bool, String> {
     Ok(true)
 }
 
-fn start(root: &Path, lesson: &str) -> Result<bool, String> {
+/// `start`, or with `overwrite` `reset` (which keeps the student's lines first).
+fn start(root: &Path, lesson: &str, overwrite: bool) -> Result<bool, String> {
     let exercise = exercise::find(root, lesson)?;
     let progress = Progress {
         root,
         exercise: &exercise,
     };
     let already = progress.state()? == State::Starting;
-    for line in progress.start(false)? {
+    for line in progress.start(overwrite)? {
         println!("{line}");
     }
-    if already {
+    if overwrite {
+        println!("{} is back at its starting version.\n", exercise.lesson);
+    } else if already {
         println!("{} is already at its starting version.\n", exercise.lesson);
     } else {
         println!("{}: the piece is now missing.\n", exercise.lesson);
     }
-    show_task(&progress)?;
-    Ok(true)
-}
-
-fn reset(root: &Path, lesson: &str) -> Result<bool, String> {
-    let exercise = exercise::find(root, lesson)?;
-    let progress = Progress {
-        root,
-        exercise: &exercise,
-    };
-    for line in progress.start(true)? {
-        println!("{line}");
-    }
-    println!("{} is back at its starting version.\n", exercise.lesson);
     show_task(&progress)?;
     Ok(true)
 }
