@@ -11,12 +11,11 @@ use rstest::rstest;
 use std::path::Path;
 
 /// Runs 07-cgroups without a network, and checks its cgroup directories are gone afterwards.
-fn limited(host: &mut HostGuard, options: &[&str], command: &[&str]) -> Run {
+fn limited(options: &[&str], command: &[&str]) -> Run {
     let mut args = vec!["--network", "none"];
     args.extend(options);
     args.extend(command);
     let run = run("07-cgroups", &args);
-    host.watch(&run.stderr);
     assert_cgroups_removed(&run.stderr);
     run
 }
@@ -42,8 +41,8 @@ fn narration_has(run: &Run, text: &str) {
 #[rstest]
 #[case::limited(&["--memory", "32M"], 137)]
 #[case::unlimited(&[], 0)]
-fn memory_hog(mut host: HostGuard, #[case] options: &[&str], #[case] code: i32) {
-    let run = limited(&mut host, options, &[probe(), "hog", "64"]);
+fn memory_hog(_host: HostGuard, #[case] options: &[&str], #[case] code: i32) {
+    let run = limited(options, &[probe(), "hog", "64"]);
     assert_eq!(run.code, code, "{}", run.stderr);
     if code == 137 {
         narration_has(
@@ -60,8 +59,8 @@ fn memory_hog(mut host: HostGuard, #[case] options: &[&str], #[case] code: i32) 
 /// A fork loop under --pids 8 gets EAGAIN once 8 processes exist (the probe itself is one),
 /// and the kernel counted the refusals. The host can still fork afterwards.
 #[rstest]
-fn fork_loop_hits_the_pids_limit(mut host: HostGuard) {
-    let run = limited(&mut host, &["--pids", "8"], &[probe(), "forks", "20"]);
+fn fork_loop_hits_the_pids_limit(_host: HostGuard) {
+    let run = limited(&["--pids", "8"], &[probe(), "forks", "20"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "fork failed after 7: EAGAIN: Try again\n");
     narration_has(&run, "the process limit was reached (pids.max = 8)");
@@ -80,12 +79,12 @@ fn fork_loop_hits_the_pids_limit(mut host: HostGuard) {
 #[case::quarter(&["--cpus", "0.25"], 0.10, 0.35)]
 #[case::unlimited(&[], 0.50, 1.50)]
 fn busy_loop_gets_its_share_of_cpu(
-    mut host_exclusive: HostGuard,
+    _host_exclusive: HostGuard,
     #[case] options: &[&str],
     #[case] low: f64,
     #[case] high: f64,
 ) {
-    let run = limited(&mut host_exclusive, options, &[probe(), "spin", "1.5"]);
+    let run = limited(options, &[probe(), "spin", "1.5"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let words: Vec<&str> = run.stdout.split_whitespace().collect();
     let [_, wall, _, cpu] = words.as_slice() else {
@@ -100,12 +99,8 @@ fn busy_loop_gets_its_share_of_cpu(
 
 /// Inside, /proc/self/cgroup shows the container's cgroup as the root, in every hierarchy.
 #[rstest]
-fn the_container_sees_its_cgroup_as_the_root(mut host: HostGuard) {
-    let run = limited(
-        &mut host,
-        &["--memory", "64M"],
-        &["cat", "/proc/self/cgroup"],
-    );
+fn the_container_sees_its_cgroup_as_the_root(_host: HostGuard) {
+    let run = limited(&["--memory", "64M"], &["cat", "/proc/self/cgroup"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.is_empty());
     for line in run.stdout.lines() {
@@ -136,9 +131,9 @@ fn bad_limits_are_refused(#[case] options: &[&str], #[case] message: &str) {
 }
 
 #[rstest]
-fn transcript_oom(mut host: HostGuard) {
+fn transcript_oom(_host: HostGuard) {
     let args = ["--network", "none", "--memory", "32M", probe(), "hog", "64"];
-    let run = limited(&mut host, &args[2..4], &args[4..]);
+    let run = limited(&args[2..4], &args[4..]);
     assert_eq!(run.code, 137);
     let mut transcript = Transcript::default();
     // The probe's full path shows as `nsbox-probe`: `assert_transcript` replaces it.
@@ -160,7 +155,7 @@ fn version_of(run: &Run) -> &'static str {
 
 /// A CPU limit's files, and the container's own cgroup seen from inside: `/`.
 #[rstest]
-fn transcript_cgroup_root(mut host: HostGuard) {
+fn transcript_cgroup_root(_host: HostGuard) {
     let args = [
         "--network",
         "none",
@@ -169,7 +164,7 @@ fn transcript_cgroup_root(mut host: HostGuard) {
         "cat",
         "/proc/self/cgroup",
     ];
-    let run = limited(&mut host, &args[2..4], &args[4..]);
+    let run = limited(&args[2..4], &args[4..]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
@@ -179,9 +174,9 @@ fn transcript_cgroup_root(mut host: HostGuard) {
 
 /// A fork loop stopped by `--pids 8`, and the kernel's count of refused forks.
 #[rstest]
-fn transcript_fork_limit(mut host: HostGuard) {
+fn transcript_fork_limit(_host: HostGuard) {
     let args = ["--network", "none", "--pids", "8", probe(), "forks", "20"];
-    let run = limited(&mut host, &args[2..4], &args[4..]);
+    let run = limited(&args[2..4], &args[4..]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);

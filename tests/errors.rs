@@ -13,11 +13,10 @@ use std::process::Command;
 #[case::ipc("02-ipc", &[])]
 #[case::pid("03-pid", &[])]
 #[case::pid_with_init("03-pid", &["--init"])]
-fn missing_command_exits_127(mut host: HostGuard, #[case] lesson: &str, #[case] options: &[&str]) {
+fn missing_command_exits_127(_host: HostGuard, #[case] lesson: &str, #[case] options: &[&str]) {
     let mut args = options.to_vec();
     args.push("no-such-command-nsbox");
     let run = run(lesson, &args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 127, "{}", run.stderr);
     let last = run.stderr.lines().last().unwrap();
     assert_eq!(
@@ -28,9 +27,8 @@ fn missing_command_exits_127(mut host: HostGuard, #[case] lesson: &str, #[case] 
 
 /// A file that exists but cannot be executed (a directory): 126.
 #[rstest]
-fn command_that_cannot_run_exits_126(mut host: HostGuard) {
+fn command_that_cannot_run_exits_126(_host: HostGuard) {
     let run = run("03-pid", &["/etc"]);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 126, "{}", run.stderr);
     assert!(
         run.stderr
@@ -112,12 +110,11 @@ fn without_privileges_says_needs_root(#[case] lesson: &str) {
 #[rstest]
 #[case::no_init(&[])]
 #[case::init(&["--init"])]
-fn no_descriptor_of_ours_reaches_the_command(mut host: HostGuard, #[case] options: &[&str]) {
+fn no_descriptor_of_ours_reaches_the_command(_host: HostGuard, #[case] options: &[&str]) {
     let direct = run_probe_directly();
     let mut args = options.to_vec();
     args.extend([probe(), "fds"]);
     let run = run("03-pid", &args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, direct);
 }
@@ -135,9 +132,8 @@ fn run_probe_directly() -> String {
 /// With no command, the container runs an interactive /bin/sh; here it reads its commands
 /// from stdin.
 #[rstest]
-fn default_command_is_a_shell(mut host: HostGuard) {
+fn default_command_is_a_shell(_host: HostGuard) {
     let run = run_with_input("03-pid", &[], "echo shell pid $$\nexit 4\n");
-    host.watch(&run.stderr);
     assert_eq!(
         (run.code, run.stdout.as_str()),
         (4, "shell pid 1\n"),
@@ -157,4 +153,42 @@ fn unknown_option_is_a_usage_error() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--no-such-option'")
     );
+}
+
+/// Someone with no sudo rights (not root, not in the sudo group, sudo asks a password) gets
+/// nsbox's own message from the runner, and exit 126, before sudo could ask for a password
+/// that would get them nowhere. The runner is run as cargo runs it, by a user who is in no
+/// group at all.
+#[test]
+fn without_sudo_rights_the_runner_says_what_to_do() {
+    require_root();
+    let dir = TempDir::new("runner");
+    let runner = dir.path.join("as-root");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/as-root"),
+        &runner,
+    )
+    .unwrap();
+    let [lesson] = dir.with_copies(&["01-uts"]).try_into().unwrap();
+    let run = run_as_with_env(
+        UNPRIVILEGED,
+        runner.to_str().unwrap(),
+        &[&lesson, "hostname"],
+        &[("CARGO_PKG_NAME", "nsbox")],
+    );
+    assert_eq!(run.code, 126, "{run:?}");
+    assert_eq!(run.stdout, "", "the lesson did not run");
+    let said = &run.stderr;
+    assert!(
+        said.starts_with("nsbox: 01-uts needs root (it creates namespaces), and you (47000)"),
+        "{said}"
+    );
+    for fix in [
+        "run it as root",
+        "usermod -aG sudo 47000",
+        "cargo run --bin 05-user",
+    ] {
+        assert!(said.contains(fix), "no {fix:?} in: {said}");
+    }
+    assert!(!said.contains("sudo:"), "sudo itself spoke: {said}");
 }

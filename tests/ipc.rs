@@ -54,13 +54,12 @@ fn queue_keys(ipcs: &str) -> Vec<(String, String)> {
 #[case::shared_ipc_namespace("01-uts", true)]
 #[case::new_ipc_namespace("02-ipc", false)]
 fn host_queue_visible_only_without_a_new_ipc_namespace(
-    mut host_exclusive: HostGuard,
+    _host_exclusive: HostGuard,
     #[case] lesson: &str,
     #[case] visible: bool,
 ) {
     let queue = HostQueue::create();
     let run = run(lesson, &["ipcs", "-q"]);
-    host_exclusive.watch(&run.stderr);
     assert_eq!(run.code, 0);
     let keys: Vec<String> = queue_keys(&run.stdout)
         .into_iter()
@@ -77,7 +76,7 @@ fn host_queue_visible_only_without_a_new_ipc_namespace(
 /// A queue made inside is not visible on the host, and it dies with the namespace: the next
 /// container starts with none.
 #[rstest]
-fn queue_made_inside_stays_inside(mut host: HostGuard) {
+fn queue_made_inside_stays_inside(_host: HostGuard) {
     let mut running = Running::start(
         "02-ipc",
         &["sh", "-c", "ipcmk -Q >/dev/null; ipcs -q; cat >/dev/null"],
@@ -94,11 +93,9 @@ fn queue_made_inside_stays_inside(mut host: HostGuard) {
     );
     running.close_stdin();
     let first = running.finish();
-    host.watch(&first.stderr);
     assert_eq!(first.code, 0);
 
     let second = run("02-ipc", &["ipcs", "-q"]);
-    host.watch(&second.stderr);
     assert!(
         queue_keys(&second.stdout).is_empty(),
         "a new container sees queues:\n{}",
@@ -111,7 +108,7 @@ fn queue_made_inside_stays_inside(mut host: HostGuard) {
 #[case::shared_ipc_namespace("01-uts", "present")]
 #[case::new_ipc_namespace("02-ipc", "absent")]
 fn posix_queue_on_host_visible_only_without_a_new_ipc_namespace(
-    mut host_exclusive: HostGuard,
+    _host_exclusive: HostGuard,
     #[case] lesson: &str,
     #[case] seen: &str,
 ) {
@@ -122,17 +119,15 @@ fn posix_queue_on_host_visible_only_without_a_new_ipc_namespace(
     );
     let run = run(lesson, &[probe(), "mq-exists", &name]);
     let removed = host_command(probe(), &["mq-unlink", &name]);
-    host_exclusive.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.trim()), (0, seen));
     assert_eq!(removed.trim(), "removed");
 }
 
 #[rstest]
-fn posix_queue_made_inside_is_not_on_the_host(mut host: HostGuard) {
+fn posix_queue_made_inside_is_not_on_the_host(_host: HostGuard) {
     let name = format!("/nsbox-test-{}-inside", std::process::id());
     let script = format!("{p} mq-create {name} && {p} mq-exists {name}", p = probe());
     let run = run("02-ipc", &["sh", "-c", &script]);
-    host.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.as_str()), (0, "created\npresent\n"));
     assert_eq!(
         host_command(probe(), &["mq-exists", &name]).trim(),
@@ -142,7 +137,7 @@ fn posix_queue_made_inside_is_not_on_the_host(mut host: HostGuard) {
 
 /// The chapter's experiment: a queue on the host, seen by 01-uts, not by 02-ipc.
 #[rstest]
-fn transcript_queues(mut host_exclusive: HostGuard) {
+fn transcript_queues(_host_exclusive: HostGuard) {
     let mut transcript = Transcript::default();
     let made = host_command("ipcmk", &["-Q"]);
     let id = made.rsplit(' ').next().unwrap().trim().to_string();
@@ -161,7 +156,6 @@ fn transcript_queues(mut host_exclusive: HostGuard) {
     }
     let args = ["ipcs", "-q"];
     let (code, output) = run_merged("02-ipc", &args);
-    host_exclusive.watch(&output);
     assert_eq!(code, 0);
     transcript.lesson("02-ipc", &args, &output);
     assert_transcript("02-ipc", "queues", &transcript);
@@ -171,7 +165,7 @@ fn transcript_queues(mut host_exclusive: HostGuard) {
 /// and the next container, in a new IPC namespace of its own, starts with none. (In a new IPC
 /// namespace the first id of each kind is always 0.)
 #[rstest]
-fn transcript_objects_inside(mut host: HostGuard) {
+fn transcript_objects_inside(_host: HostGuard) {
     let mut transcript = Transcript::default();
     let make = [
         "--quiet",
@@ -191,6 +185,5 @@ fn transcript_objects_inside(mut host: HostGuard) {
         "a new container sees objects:\n{output}"
     );
     transcript.lesson("02-ipc", &look, &output);
-    host.watch(&output);
     assert_transcript("02-ipc", "objects-inside", &transcript);
 }

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 
 /// With its own /proc, `ps` inside sees only the container's processes: here just itself.
 #[rstest]
-fn ps_lists_only_the_container(mut host: HostGuard) {
+fn ps_lists_only_the_container(_host: HostGuard) {
     let run = run("04-mnt", &["ps", "-e", "-o", "pid=,comm="]);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<String> = run
         .stdout
@@ -20,7 +19,6 @@ fn ps_lists_only_the_container(mut host: HostGuard) {
     assert_eq!(lines, ["1 ps"]);
     // Without a mount namespace (03), /proc is still the host's: ps sees every host process.
     let without = common::run("03-pid", &["ps", "-e", "-o", "pid="]);
-    host.watch(&without.stderr);
     assert!(
         without.stdout.lines().count() > 2,
         "03-pid's ps saw only {}",
@@ -32,21 +30,16 @@ fn ps_lists_only_the_container(mut host: HostGuard) {
 #[rstest]
 #[case::command_is_pid_1(&[], "cat")]
 #[case::init_is_pid_1(&["--init"], "nsbox-init")]
-fn proc_1_is_the_container_pid_1(
-    mut host: HostGuard,
-    #[case] options: &[&str],
-    #[case] comm: &str,
-) {
+fn proc_1_is_the_container_pid_1(_host: HostGuard, #[case] options: &[&str], #[case] comm: &str) {
     let mut args = options.to_vec();
     args.extend(["cat", "/proc/1/comm"]);
     let run = run("04-mnt", &args);
-    host.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.trim()), (0, comm), "{}", run.stderr);
 }
 
 /// The host's mount table is the same before and after, and its /proc still works.
 #[rstest]
-fn host_mounts_and_proc_survive(mut host: HostGuard) {
+fn host_mounts_and_proc_survive(_host: HostGuard) {
     let before = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let run = run(
         "04-mnt",
@@ -56,7 +49,6 @@ fn host_mounts_and_proc_survive(mut host: HostGuard) {
             "mount -t tmpfs scratch /mnt && grep -c ' /mnt ' /proc/self/mountinfo",
         ],
     );
-    host.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.trim()), (0, "1"), "{}", run.stderr);
     assert_eq!(
         std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
@@ -120,7 +112,7 @@ struct Crossings {
 
 /// The experiment: the container mounts a tmpfs in a shared directory, the host mounts one
 /// in it too, and the container tries a bind mount. Which of these cross depends on the mode.
-fn propagation_experiment(host: &mut HostGuard, mode: &str) -> Crossings {
+fn propagation_experiment(mode: &str) -> Crossings {
     let dir = SharedDir::new(mode);
     let (from_host, from_container) = (dir.sub("from-host"), dir.sub("from-container"));
     let script = format!(
@@ -139,7 +131,6 @@ fn propagation_experiment(host: &mut HostGuard, mode: &str) -> Crossings {
     let host_to_container = running.wait_for(Source::Stdout, "host-mount") == "sees-host-mount";
     let can_bind = running.wait_for(Source::Stdout, "bind-") == "bind-ok";
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     drop(dir); // unmounts what the experiment left, before the guard compares mount tables
     Crossings {
@@ -155,13 +146,13 @@ fn propagation_experiment(host: &mut HostGuard, mode: &str) -> Crossings {
 #[case::private("private", false, false, true)]
 #[case::unbindable("unbindable", false, false, false)]
 fn propagation_modes(
-    mut host_exclusive: HostGuard,
+    _host_exclusive: HostGuard,
     #[case] mode: &str,
     #[case] container_to_host: bool,
     #[case] host_to_container: bool,
     #[case] can_bind: bool,
 ) {
-    let seen = propagation_experiment(&mut host_exclusive, mode);
+    let seen = propagation_experiment(mode);
     let expected = Crossings {
         container_to_host,
         host_to_container,
@@ -172,12 +163,12 @@ fn propagation_modes(
 
 /// The chapter's table, made from what the experiment saw in each mode.
 #[rstest]
-fn transcript_propagation(mut host_exclusive: HostGuard) {
+fn transcript_propagation(_host_exclusive: HostGuard) {
     let mut transcript = Transcript::default();
     transcript.line("mode        mount inside seen    mount on host seen    bind mount");
     transcript.line("            on the host          inside                inside");
     for mode in ["shared", "slave", "private", "unbindable"] {
-        let seen = propagation_experiment(&mut host_exclusive, mode);
+        let seen = propagation_experiment(mode);
         let yes_no = |b: bool| if b { "yes" } else { "no" };
         transcript.line(&format!(
             "{mode:<11} {:<20} {:<21} {}",
@@ -208,7 +199,7 @@ fn unknown_propagation_is_refused() {
 }
 
 #[rstest]
-fn transcript_ps(mut host: HostGuard) {
+fn transcript_ps(_host: HostGuard) {
     let mut transcript = Transcript::default();
     for (lesson, args) in [
         ("03-pid", ["--quiet", "sh", "-c", "ps -e | wc -l"]),
@@ -225,7 +216,6 @@ fn transcript_ps(mut host: HostGuard) {
     }
     let args = ["ps", "-ef"];
     let (code, output) = run_merged("04-mnt", &args);
-    host.watch(&output);
     assert_eq!(code, 0);
     transcript.lesson("04-mnt", &args, &output);
     assert_transcript("04-mnt", "ps", &transcript);
@@ -234,7 +224,7 @@ fn transcript_ps(mut host: HostGuard) {
 /// The propagation fields of /proc/self/mountinfo: a shared mount on the host, and what its
 /// copy in the container becomes in each mode. /proc inside is private whatever the mode.
 #[rstest]
-fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
+fn transcript_propagation_fields(_host_exclusive: HostGuard) {
     let dir = SharedDir::new("fields");
     let path = dir.path.to_str().unwrap().to_string();
     let mut transcript = Transcript::default();
@@ -259,7 +249,6 @@ fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
             args.insert(0, "--quiet");
         }
         let (code, output) = run_merged("04-mnt", &args);
-        host_exclusive.watch(&output);
         assert_eq!(code, 0, "{output}");
         transcript.lesson("04-mnt", &args, &groups(&output));
     }
@@ -277,7 +266,7 @@ fn transcript_propagation_fields(mut host_exclusive: HostGuard) {
 #[case::private_by_default(&[], 0)]
 #[case::shared_leaks(&["--propagation", "shared"], 1)]
 fn a_shared_host_root_does_not_leak_mounts(
-    mut host: HostGuard,
+    _host: HostGuard,
     #[case] options: &[&str],
     #[case] leaked: usize,
 ) {
@@ -295,7 +284,6 @@ fn a_shared_host_root_does_not_leak_mounts(
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    host.watch(&stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout, format!("mnt {leaked}\nproc 1\n"), "{stderr}");

@@ -210,9 +210,8 @@ fn link_flags(ip_link: &str, name: &str) -> String {
 }
 
 #[rstest]
-fn without_a_network_there_is_only_lo_and_it_is_down(mut host: HostGuard, net_host: TestHost) {
+fn without_a_network_there_is_only_lo_and_it_is_down(_host: HostGuard, net_host: TestHost) {
     let run = net_host.run(&["--network", "none", "ip", "-o", "link"]);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
     assert!(
@@ -224,12 +223,11 @@ fn without_a_network_there_is_only_lo_and_it_is_down(mut host: HostGuard, net_ho
 
 #[rstest]
 fn with_a_bridge_eth0_has_an_address_lo_is_up_and_a_default_route(
-    mut host: HostGuard,
+    _host: HostGuard,
     net_host: TestHost,
 ) {
     let script = "ip -o link; echo; ip -o -4 addr show eth0; ip route show default";
     let run = net_host.run(&["sh", "-c", script]);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let (links, rest) = run.stdout.split_once("\n\n").unwrap();
     assert!(
@@ -253,7 +251,7 @@ fn with_a_bridge_eth0_has_an_address_lo_is_up_and_a_default_route(
 }
 
 #[rstest]
-fn host_reaches_a_listener_in_the_container(mut host: HostGuard, net_host: TestHost) {
+fn host_reaches_a_listener_in_the_container(_host: HostGuard, net_host: TestHost) {
     let mut container = net_host.start(&["--hostname", "box", probe(), "listen", "8080"]);
     container.wait_for(Source::Stdout, "listening");
     let answer = net_host
@@ -266,12 +264,11 @@ fn host_reaches_a_listener_in_the_container(mut host: HostGuard, net_host: TestH
         "hello from box"
     );
     let run = container.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[rstest]
-fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestHost) {
+fn containers_reach_each_other_and_the_host(_host: HostGuard, net_host: TestHost) {
     let on_host = net_host.netns.listen("9000", "1");
     let mut a = net_host.start(&[
         "--hostname",
@@ -288,7 +285,6 @@ fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestH
         p = probe()
     );
     let b = net_host.run(&["--hostname", "b", "sh", "-c", &script]);
-    host.watch(&b.stderr);
     let host_name = host_hostname();
     assert_eq!(
         (b.code, b.stdout.as_str()),
@@ -300,7 +296,6 @@ fn containers_reach_each_other_and_the_host(mut host: HostGuard, net_host: TestH
         b.stderr
     );
     let a = a.finish();
-    host.watch(&a.stderr);
     assert_eq!(a.code, 0);
     assert_eq!(on_host.finish().code, 0);
 }
@@ -337,7 +332,7 @@ fn twenty_containers_at_once(net_host: TestHost) {
 #[case::bridge_kept(&[], true)]
 #[case::bridge_removed(&["--remove-bridge"], false)]
 fn the_bridge_stays_unless_asked(
-    mut host: HostGuard,
+    _host: HostGuard,
     net_host: TestHost,
     #[case] options: &[&str],
     #[case] kept: bool,
@@ -345,7 +340,6 @@ fn the_bridge_stays_unless_asked(
     let mut args = options.to_vec();
     args.push("true");
     let run = net_host.run(&args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut expected = vec!["lo".to_string()];
     if kept {
@@ -378,7 +372,7 @@ fn bad_network_input_is_refused(
 }
 
 #[rstest]
-fn an_exhausted_subnet_is_refused(mut host: HostGuard, net_host: TestHost) {
+fn an_exhausted_subnet_is_refused(_host: HostGuard, net_host: TestHost) {
     // A /30 has one address for a container.
     let mut first = net_host.start(&[
         "--subnet",
@@ -401,7 +395,6 @@ fn an_exhausted_subnet_is_refused(mut host: HostGuard, net_host: TestHost) {
     assert_eq!(net_host.links(), links_before);
     first.close_stdin();
     let first = first.finish();
-    host.watch(&first.stderr);
     assert_eq!(first.code, 0);
 }
 
@@ -422,7 +415,7 @@ fn an_ordinary_user_is_told_it_needs_root(net_host: TestHost) {
 }
 
 #[rstest]
-fn transcript_network(mut host: HostGuard, net_host: TestHost) {
+fn transcript_network(_host: HostGuard, net_host: TestHost) {
     let mut transcript = Transcript::default();
     let args = ["--network", "none", "ip", "link"];
     let run = net_host.run(&["--quiet", "--network", "none", "ip", "link"]);
@@ -434,7 +427,6 @@ fn transcript_network(mut host: HostGuard, net_host: TestHost) {
     );
     let args = ["sh", "-c", "ip -br addr; ip route"];
     let run = net_host.run(&args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     transcript.lesson_parts("06-net", &args, &run.stdout, &run.stderr);
     assert_transcript("06-net", "bridge", &transcript);
@@ -445,7 +437,7 @@ fn transcript_network(mut host: HostGuard, net_host: TestHost) {
 #[rstest]
 #[case::with_nat(true)]
 #[case::without_nat(false)]
-fn nat_takes_the_container_out(mut host: HostGuard, net_host: TestHost, #[case] nat: bool) {
+fn nat_takes_the_container_out(_host: HostGuard, net_host: TestHost, #[case] nat: bool) {
     let outside = net_host.outside();
     let mut listener = outside.listen("9000", "1");
     let mut args = vec!["--hostname", "box"];
@@ -454,7 +446,6 @@ fn nat_takes_the_container_out(mut host: HostGuard, net_host: TestHost, #[case] 
     }
     args.extend([probe(), "connect", "198.18.0.2", "9000", "2"]);
     let run = net_host.run(&args);
-    host.watch(&run.stderr);
     if nat {
         let greeting = format!("hello from {}", host_hostname());
         assert_eq!(
@@ -474,7 +465,7 @@ fn nat_takes_the_container_out(mut host: HostGuard, net_host: TestHost, #[case] 
 /// --publish 8080:80 sends connections to the host's port 8080 on to the container's port 80,
 /// from another machine and from the host itself.
 #[rstest]
-fn published_port_reaches_the_container(mut host: HostGuard, net_host: TestHost) {
+fn published_port_reaches_the_container(_host: HostGuard, net_host: TestHost) {
     let outside = net_host.outside();
     let args = [
         "--hostname",
@@ -509,7 +500,6 @@ fn published_port_reaches_the_container(mut host: HostGuard, net_host: TestHost)
         "hello from box"
     );
     let run = container.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains("dnat to 10.89.0.2:80"),
@@ -581,7 +571,7 @@ fn set_ip_forward(net_host: &TestHost, value: &str) {
 /// The host's side while a container runs: the bridge with the gateway address, the veth's
 /// host end as a port of the bridge, the lease; and after it exits, no port.
 #[rstest]
-fn transcript_host_side(mut host: HostGuard, net_host: TestHost) {
+fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     let state = net_host.state.path.to_str().unwrap().to_string();
     let mut container = net_host.start(&["--quiet", "cat"]);
     let lesson_pid = container.pid();
@@ -605,7 +595,6 @@ fn transcript_host_side(mut host: HostGuard, net_host: TestHost) {
     }
     container.close_stdin();
     let run = container.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     transcript.line("# Ctrl-D in the first terminal ends cat, and the container; then:");
     let ports = net_host.sh("bridge link");
@@ -616,7 +605,7 @@ fn transcript_host_side(mut host: HostGuard, net_host: TestHost) {
 
 /// Two containers on one bridge: b reaches a's listener by a's address.
 #[rstest]
-fn transcript_two_containers(mut host: HostGuard, net_host: TestHost) {
+fn transcript_two_containers(_host: HostGuard, net_host: TestHost) {
     let a_args = [
         "--quiet",
         "--hostname",
@@ -637,7 +626,6 @@ fn transcript_two_containers(mut host: HostGuard, net_host: TestHost) {
         "8080",
     ];
     let b = Running::from_command(lesson_with_probe(&net_host, &b_args)).finish();
-    host.watch(&b.stderr);
     assert_eq!(
         (b.code, b.stdout.as_str()),
         (0, "hello from a\n"),
@@ -645,7 +633,6 @@ fn transcript_two_containers(mut host: HostGuard, net_host: TestHost) {
         b.stderr
     );
     let a = a.finish();
-    host.watch(&a.stderr);
     assert_eq!(a.code, 0, "{}", a.stderr);
     let mut lines = a.stdout.lines();
     let mut transcript = Transcript::default();
@@ -669,7 +656,7 @@ fn transcript_two_containers(mut host: HostGuard, net_host: TestHost) {
 /// A machine outside has no route to 10.89.0.0/24: without --nat the container cannot reach
 /// it; with --nat the host masquerades, and the outside sees the host's address.
 #[rstest]
-fn transcript_nat(mut host: HostGuard, net_host: TestHost) {
+fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     let outside = net_host.outside();
     let script = format!("hostname outside && exec {} listen 9000 1", probe());
     let mut command = outside.command("unshare");
@@ -695,7 +682,6 @@ fn transcript_nat(mut host: HostGuard, net_host: TestHost) {
         "2",
     ];
     let run = Running::from_command(lesson_with_probe(&net_host, &args)).finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
     transcript.lesson("06-net", &args, &run.stderr);
@@ -704,7 +690,6 @@ fn transcript_nat(mut host: HostGuard, net_host: TestHost) {
     let running = Running::from_command(lesson_with_probe(&net_host, &args));
     let lesson_pid = running.pid();
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(
         (run.code, run.stdout.as_str()),
         (0, "hello from outside\n"),
@@ -732,7 +717,7 @@ fn transcript_nat(mut host: HostGuard, net_host: TestHost) {
 
 /// --publish 8080:80: the rules in nftables, and who can connect.
 #[rstest]
-fn transcript_publish(mut host: HostGuard, net_host: TestHost) {
+fn transcript_publish(_host: HostGuard, net_host: TestHost) {
     let outside = net_host.outside();
     let args = [
         "--quiet",
@@ -782,7 +767,6 @@ fn transcript_publish(mut host: HostGuard, net_host: TestHost) {
         &String::from_utf8_lossy(&out.stdout),
     );
     let run = container.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0, "{}", run.stderr);
     transcript.line("# meanwhile, in the first terminal:");
     for line in run.stdout.lines().skip(1) {
@@ -799,7 +783,7 @@ fn transcript_publish(mut host: HostGuard, net_host: TestHost) {
 
 /// Input the lesson refuses, and a subnet with no address left.
 #[rstest]
-fn transcript_refused(mut host: HostGuard, net_host: TestHost) {
+fn transcript_refused(_host: HostGuard, net_host: TestHost) {
     let mut transcript = Transcript::default();
     for args in [
         ["--ip", "10.89.0.1", "true"],
@@ -827,7 +811,6 @@ fn transcript_refused(mut host: HostGuard, net_host: TestHost) {
     transcript.command("echo $?", "2\n");
     first.close_stdin();
     let first = first.finish();
-    host.watch(&first.stderr);
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_transcript("06-net", "refused", &transcript);
 }

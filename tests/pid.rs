@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[case::new_pid_namespace("03-pid", &[], true)]
 #[case::under_init("03-pid", &["--init"], false)]
 fn shell_pid_inside(
-    mut host: HostGuard,
+    _host: HostGuard,
     #[case] lesson: &str,
     #[case] options: &[&str],
     #[case] is_one: bool,
@@ -22,7 +22,6 @@ fn shell_pid_inside(
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "echo $$"]);
     let run = run(lesson, &args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0);
     assert_eq!(
         run.stdout.trim() == "1",
@@ -37,7 +36,7 @@ fn shell_pid_inside(
 
 /// From the host, the container has an ordinary pid, and its NSpid line lists both numbers.
 #[rstest]
-fn host_sees_both_pids_in_nspid(mut host: HostGuard) {
+fn host_sees_both_pids_in_nspid(_host: HostGuard) {
     let mut running = Running::start("03-pid", &["sh", "-c", "echo $$; cat >/dev/null"]);
     let child = running.container_pid();
     assert_eq!(running.wait_for(Source::Stdout, ""), "1");
@@ -49,7 +48,6 @@ fn host_sees_both_pids_in_nspid(mut host: HostGuard) {
     );
     running.close_stdin();
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0);
 }
 
@@ -59,12 +57,11 @@ fn host_sees_both_pids_in_nspid(mut host: HostGuard) {
 #[case::sigint(Signal::SIGINT)]
 #[case::sigterm(Signal::SIGTERM)]
 #[case::sighup(Signal::SIGHUP)]
-fn signal_reaches_the_command_under_init(mut host: HostGuard, #[case] signal: Signal) {
+fn signal_reaches_the_command_under_init(_host: HostGuard, #[case] signal: Signal) {
     let mut running = Running::start("03-pid", &["--init", "sleep", "30"]);
     running.wait_for(Source::Stderr, "started sleep as pid 2");
     running.signal(signal);
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 128 + signal as i32, "{}", run.stderr);
     assert!(
         run.stderr
@@ -77,7 +74,7 @@ fn signal_reaches_the_command_under_init(mut host: HostGuard, #[case] signal: Si
 /// The kernel drops signals to a namespace's PID 1 that it has no handler for: `sleep` as
 /// PID 1 survives SIGTERM. The binary says so, and a second SIGTERM becomes a SIGKILL.
 #[rstest]
-fn pid_1_without_a_handler_ignores_sigterm(mut host: HostGuard) {
+fn pid_1_without_a_handler_ignores_sigterm(_host: HostGuard) {
     let mut running = Running::start("03-pid", &["sleep", "30"]);
     let child = running.container_pid();
     running.wait_for(Source::Stderr, "go!");
@@ -92,19 +89,17 @@ fn pid_1_without_a_handler_ignores_sigterm(mut host: HostGuard) {
     assert!(state.starts_with('S'), "PID 1 is {state}");
     running.signal(Signal::SIGTERM);
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 128 + Signal::SIGKILL as i32, "{}", run.stderr);
 }
 
 /// A PID 1 that does install a handler gets the signal.
 #[rstest]
-fn pid_1_with_a_handler_gets_sigterm(mut host: HostGuard) {
+fn pid_1_with_a_handler_gets_sigterm(_host: HostGuard) {
     let script = "trap 'echo got TERM; exit 42' TERM; echo ready; sleep 30 & wait";
     let mut running = Running::start("03-pid", &["sh", "-c", script]);
     running.wait_for(Source::Stdout, "ready");
     running.signal(Signal::SIGTERM);
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 42, "{}", run.stderr);
     assert!(run.stdout.contains("got TERM"));
 }
@@ -116,7 +111,7 @@ fn pid_1_with_a_handler_gets_sigterm(mut host: HostGuard) {
 #[case::init_reaps_it(&["--init"], false)]
 #[case::sleep_as_pid_1_does_not(&[], true)]
 fn orphan_is_reaped_by_init(
-    mut host: HostGuard,
+    _host: HostGuard,
     #[case] options: &[&str],
     #[case] zombie_stays: bool,
 ) {
@@ -161,7 +156,6 @@ fn orphan_is_reaped_by_init(
         running.signal(Signal::SIGTERM);
     }
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(
         run.stderr.contains("reaped orphan pid"),
         !zombie_stays,
@@ -173,10 +167,9 @@ fn orphan_is_reaped_by_init(
 
 /// When PID 1 exits, the kernel kills every other process in its namespace.
 #[rstest]
-fn namespace_dies_with_pid_1(mut host: HostGuard) {
+fn namespace_dies_with_pid_1(_host: HostGuard) {
     let started = Instant::now();
     let run = run("03-pid", &["sh", "-c", "sleep 30 & echo started $!"]);
-    host.watch(&run.stderr);
     assert_eq!((run.code, run.stdout.trim()), (0, "started 2"));
     assert!(
         started.elapsed() < Duration::from_secs(20),
@@ -188,11 +181,10 @@ fn namespace_dies_with_pid_1(mut host: HostGuard) {
 #[rstest]
 #[case::no_init(&[])]
 #[case::init(&["--init"])]
-fn exit_code_passes_through(mut host: HostGuard, #[case] options: &[&str]) {
+fn exit_code_passes_through(_host: HostGuard, #[case] options: &[&str]) {
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "exit 7"]);
     let run = run("03-pid", &args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 7, "{}", run.stderr);
     assert!(
         run.stderr
@@ -204,18 +196,17 @@ fn exit_code_passes_through(mut host: HostGuard, #[case] options: &[&str]) {
 
 /// The chapter's transcripts.
 #[rstest]
-fn transcript_pid_1(mut host: HostGuard) {
+fn transcript_pid_1(_host: HostGuard) {
     let mut transcript = Transcript::default();
     let args = ["sh", "-c", "echo my pid is $$; hostname"];
     let (code, output) = run_merged("03-pid", &args);
-    host.watch(&output);
     assert_eq!(code, 0);
     transcript.lesson("03-pid", &args, &output);
     assert_transcript("03-pid", "pid-1", &transcript);
 }
 
 #[rstest]
-fn transcript_init(mut host: HostGuard) {
+fn transcript_init(_host: HostGuard) {
     let mut transcript = Transcript::default();
     let args = [
         "--init",
@@ -224,7 +215,6 @@ fn transcript_init(mut host: HostGuard) {
         "echo my pid is $$; (sleep 0.1 &); sleep 0.3; exit 3",
     ];
     let run = run("03-pid", &args);
-    host.watch(&run.stderr);
     assert_eq!(run.code, 3);
     transcript.lesson_parts("03-pid", &args, &run.stdout, &run.stderr);
     transcript.command("echo $?", "3\n");
@@ -242,7 +232,7 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 /// Inside, the parent of PID 1 has no number at all (0): it lives outside the namespace.
 /// Under `--init` the command's parent is our init, PID 1.
 #[rstest]
-fn transcript_parent(mut host: HostGuard) {
+fn transcript_parent(_host: HostGuard) {
     let mut transcript = Transcript::default();
     let script = "echo \"pid $$, parent $PPID\"";
     for (options, expected) in [
@@ -252,7 +242,6 @@ fn transcript_parent(mut host: HostGuard) {
         let mut args = options.to_vec();
         args.extend(["sh", "-c", script]);
         let (code, output) = run_merged("03-pid", &args);
-        host.watch(&output);
         assert_eq!((code, output.as_str()), (0, expected));
         transcript.lesson("03-pid", &args, &output);
     }
@@ -262,12 +251,7 @@ fn transcript_parent(mut host: HostGuard) {
 /// Sends SIGTERM to the lesson binary `times` times, once `ready` is in the narration and the
 /// command has exec'd, and returns the transcript: the narration, with a comment line where
 /// each signal was sent (the student sends it from a second terminal).
-fn sigterm_transcript(
-    host: &mut HostGuard,
-    args: &[&str],
-    ready: &str,
-    times: usize,
-) -> Transcript {
+fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     let mut running = Running::start("03-pid", args);
     let child = running.container_pid();
     running.wait_for(Source::Stderr, ready);
@@ -286,7 +270,6 @@ fn sigterm_transcript(
         }
     }
     let run = running.finish();
-    host.watch(&run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson("03-pid", args, "");
     for line in run.stderr.lines() {
@@ -302,8 +285,8 @@ fn sigterm_transcript(
 /// `sleep` as PID 1 has no handler for SIGTERM: the kernel drops the first one, and the
 /// lesson binary turns the second into a SIGKILL.
 #[rstest]
-fn transcript_sigterm_pid_1(mut host: HostGuard) {
-    let transcript = sigterm_transcript(&mut host, &["sleep", "30"], "go!", 2);
+fn transcript_sigterm_pid_1(_host: HostGuard) {
+    let transcript = sigterm_transcript(&["sleep", "30"], "go!", 2);
     assert!(
         transcript.text().ends_with("$ echo $?\n137\n"),
         "{}",
@@ -315,9 +298,9 @@ fn transcript_sigterm_pid_1(mut host: HostGuard) {
 /// Under `--init`, `sleep` is PID 2, an ordinary process: one SIGTERM, passed on by our init,
 /// ends it.
 #[rstest]
-fn transcript_sigterm_init(mut host: HostGuard) {
+fn transcript_sigterm_init(_host: HostGuard) {
     let args = ["--init", "sleep", "30"];
-    let transcript = sigterm_transcript(&mut host, &args, "started sleep as pid 2", 1);
+    let transcript = sigterm_transcript(&args, "started sleep as pid 2", 1);
     assert!(
         transcript.text().ends_with("$ echo $?\n143\n"),
         "{}",
@@ -329,10 +312,9 @@ fn transcript_sigterm_init(mut host: HostGuard) {
 /// Even SIGKILL is dropped when it comes from inside the namespace: a shell as PID 1 survives
 /// `kill -9 $$`. Only SIGKILL from an ancestor namespace always gets through.
 #[rstest]
-fn transcript_sigkill_from_inside(mut host: HostGuard) {
+fn transcript_sigkill_from_inside(_host: HostGuard) {
     let args = ["--quiet", "sh", "-c", "kill -9 $$; echo still alive"];
     let (code, output) = run_merged("03-pid", &args);
-    host.watch(&output);
     assert_eq!((code, output.as_str()), (0, "still alive\n"));
     let mut transcript = Transcript::default();
     transcript.lesson("03-pid", &args, &output);
@@ -344,7 +326,7 @@ fn transcript_sigkill_from_inside(mut host: HostGuard) {
 #[rstest]
 #[case::no_init(&[])]
 #[case::init(&["--init"])]
-fn the_container_dies_with_the_lesson_binary(mut host: HostGuard, #[case] options: &[&str]) {
+fn the_container_dies_with_the_lesson_binary(_host: HostGuard, #[case] options: &[&str]) {
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "echo up; exec sleep 600"]);
     let mut running = Running::start("03-pid", &args);
@@ -352,7 +334,6 @@ fn the_container_dies_with_the_lesson_binary(mut host: HostGuard, #[case] option
     running.wait_for(Source::Stdout, "up");
     running.signal(Signal::SIGKILL);
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 128 + Signal::SIGKILL as i32);
     wait_until("the container is gone", || {
         status_field(child.as_raw(), "State").is_none_or(|s| s.starts_with('Z'))

@@ -8,24 +8,19 @@ use rstest::rstest;
 use std::os::unix::fs::MetadataExt;
 
 /// Runs 05-user as the unprivileged test user, from a copy it can reach.
-fn rootless(host: &mut HostGuard, args: &[&str]) -> Run {
+fn rootless(args: &[&str]) -> Run {
     let dir = TempDir::new("user");
     let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
-    let run = run_as(UNPRIVILEGED, &lesson, args);
-    host.watch(&run.stderr);
-    run
+    run_as(UNPRIVILEGED, &lesson, args)
 }
 
 #[rstest]
-fn root_inside_without_privileges(mut host: HostGuard) {
-    let run = rootless(
-        &mut host,
-        &[
-            "sh",
-            "-c",
-            "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map",
-        ],
-    );
+fn root_inside_without_privileges(_host: HostGuard) {
+    let run = rootless(&[
+        "sh",
+        "-c",
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let lines: Vec<Vec<&str>> = run
         .stdout
@@ -51,19 +46,19 @@ fn root_inside_without_privileges(mut host: HostGuard) {
 
 /// A file root makes inside belongs to the user outside.
 #[rstest]
-fn files_made_inside_belong_to_the_user(mut host: HostGuard) {
+fn files_made_inside_belong_to_the_user(_host: HostGuard) {
     let dir = TempDir::new("user-files");
     dir.chown(UNPRIVILEGED);
     let file = dir.path.join("made-inside");
     let script = format!("touch {f} && stat -c %u {f}", f = file.display());
-    let run = rootless(&mut host, &["sh", "-c", &script]);
+    let run = rootless(&["sh", "-c", &script]);
     assert_eq!((run.code, run.stdout.trim()), (0, "0"), "{}", run.stderr);
     assert_eq!(std::fs::metadata(&file).unwrap().uid(), UNPRIVILEGED);
 }
 
 /// The same under sudo: the default map makes root inside the user behind sudo.
 #[rstest]
-fn under_sudo_root_inside_is_the_user_behind_sudo(mut host: HostGuard) {
+fn under_sudo_root_inside_is_the_user_behind_sudo(_host: HostGuard) {
     let dir = TempDir::new("user-sudo");
     dir.chown(UNPRIVILEGED);
     let file = dir.path.join("made-inside");
@@ -76,7 +71,6 @@ fn under_sudo_root_inside_is_the_user_behind_sudo(mut host: HostGuard) {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    host.watch(&stderr);
     assert_eq!(
         (
             out.status.code(),
@@ -91,9 +85,9 @@ fn under_sudo_root_inside_is_the_user_behind_sudo(mut host: HostGuard) {
 
 /// The hostname changes inside (root inside may do it), and not on the host.
 #[rstest]
-fn hostname_works_inside_only(mut host: HostGuard) {
+fn hostname_works_inside_only(_host: HostGuard) {
     let before = host_hostname();
-    let run = rootless(&mut host, &["--hostname", "rootless", "hostname"]);
+    let run = rootless(&["--hostname", "rootless", "hostname"]);
     assert_eq!(
         (run.code, run.stdout.trim()),
         (0, "rootless"),
@@ -105,12 +99,12 @@ fn hostname_works_inside_only(mut host: HostGuard) {
 
 /// Root inside is not root on the host: a root-owned file stays out of reach.
 #[rstest]
-fn host_root_files_stay_out_of_reach(mut host: HostGuard) {
+fn host_root_files_stay_out_of_reach(_host: HostGuard) {
     let dir = TempDir::new("user-rootfile");
     let file = dir.path.join("root-owned");
     std::fs::write(&file, "before\n").unwrap();
     let script = format!("echo changed >> {}", file.display());
-    let run = rootless(&mut host, &["sh", "-c", &script]);
+    let run = rootless(&["sh", "-c", &script]);
     assert_ne!(run.code, 0);
     assert!(run.stdout.is_empty());
     assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
@@ -119,8 +113,8 @@ fn host_root_files_stay_out_of_reach(mut host: HostGuard) {
 
 /// With no map written, every id inside is the overflow id, 65534.
 #[rstest]
-fn unmapped_ids_show_as_65534(mut host: HostGuard) {
-    let run = rootless(&mut host, &["--no-map", "sh", "-c", "id -u; id -g"]);
+fn unmapped_ids_show_as_65534(_host: HostGuard) {
+    let run = rootless(&["--no-map", "sh", "-c", "id -u; id -g"]);
     assert_eq!(
         (run.code, run.stdout.as_str()),
         (0, "65534\n65534\n"),
@@ -131,8 +125,8 @@ fn unmapped_ids_show_as_65534(mut host: HostGuard) {
 
 /// An ordinary user may map only their own id.
 #[rstest]
-fn mapping_someone_else_needs_root(mut host: HostGuard) {
-    let run = rootless(&mut host, &["--map", "0 0 1", "true"]);
+fn mapping_someone_else_needs_root(_host: HostGuard) {
+    let run = rootless(&["--map", "0 0 1", "true"]);
     assert_eq!(run.code, 125, "{}", run.stderr);
     assert!(
         run.stderr.contains("gid_map: Operation not permitted"),
@@ -197,9 +191,9 @@ fn turned_off_user_namespaces_name_the_setting() {
 }
 
 #[rstest]
-fn transcript_rootless(mut host: HostGuard) {
+fn transcript_rootless(_host: HostGuard) {
     let args = ["sh", "-c", "id; cat /proc/self/uid_map; hostname"];
-    let run = rootless(&mut host, &args);
+    let run = rootless(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
@@ -208,7 +202,7 @@ fn transcript_rootless(mut host: HostGuard) {
 }
 
 #[rstest]
-fn transcript_unmapped(mut host: HostGuard) {
+fn transcript_unmapped(_host: HostGuard) {
     let args = [
         "--no-map",
         "--quiet",
@@ -216,7 +210,7 @@ fn transcript_unmapped(mut host: HostGuard) {
         "-c",
         "id; stat -c \"%u %g %n\" /etc/hostname",
     ];
-    let run = rootless(&mut host, &args);
+    let run = rootless(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson("05-user", &args, &run.stdout);
@@ -240,9 +234,9 @@ fn shown(args: &[&str]) -> String {
 
 /// An ordinary user asks for a map of someone else's id: the kernel refuses the write.
 #[rstest]
-fn transcript_map_refused(mut host: HostGuard) {
+fn transcript_map_refused(_host: HostGuard) {
     let args = ["--quiet", "--map", "0 0 1", "true"];
-    let run = rootless(&mut host, &args);
+    let run = rootless(&args);
     assert_eq!(run.code, 125, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
@@ -254,7 +248,7 @@ fn transcript_map_refused(mut host: HostGuard) {
 /// hostname, its mounts. Not over the host's files: a root-owned file shows as 65534 and
 /// stays closed.
 #[rstest]
-fn transcript_inside_only(mut host: HostGuard) {
+fn transcript_inside_only(_host: HostGuard) {
     let mine = TempDir::new("user-mine");
     mine.chown(UNPRIVILEGED);
     let made = mine.path.join("made-inside");
@@ -265,9 +259,9 @@ fn transcript_inside_only(mut host: HostGuard) {
     let hostname = || host_command("hostname", &[]).replace(&host_hostname(), "[HOST]");
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
-    let mut inside = |transcript: &mut Transcript, script: &str| {
+    let inside = |transcript: &mut Transcript, script: &str| {
         let args = ["--quiet", "sh", "-c", script];
-        let run = rootless(&mut host, &args);
+        let run = rootless(&args);
         transcript.lesson("05-user", &args, &format!("{}{}", run.stdout, run.stderr));
         run.code
     };
@@ -306,7 +300,7 @@ fn transcript_inside_only(mut host: HostGuard) {
 /// sudo. With a map that leaves 0 inside unmapped, the child keeps host root's uid, which
 /// shows as 65534: that is why the child calls setresuid(0, 0, 0).
 #[rstest]
-fn transcript_under_sudo(mut host: HostGuard) {
+fn transcript_under_sudo(_host: HostGuard) {
     let me = UNPRIVILEGED.to_string();
     let mut transcript = Transcript::default();
     for args in [
@@ -330,7 +324,6 @@ fn transcript_under_sudo(mut host: HostGuard) {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
         );
-        host.watch(&stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
         // As on a terminal: the narration up to "go!" comes before the command's output.
         let output = match stderr.trim_end().rsplit_once('\n') {

@@ -11,7 +11,7 @@ use rstest::rstest;
 #[case::chosen_name(&["--hostname", "box-1"], "box-1")]
 #[case::longest_allowed_name(&["--hostname", &"h".repeat(64)], &"h".repeat(64))]
 fn hostname_inside_is_the_requested_one(
-    mut host: HostGuard,
+    _host: HostGuard,
     #[case] options: &[&str],
     #[case] expected: &str,
 ) {
@@ -30,7 +30,6 @@ fn hostname_inside_is_the_requested_one(
     );
     running.close_stdin();
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0);
     assert_eq!(
         host_hostname(),
@@ -42,7 +41,7 @@ fn hostname_inside_is_the_requested_one(
 /// Seen from outside, in /proc: the child's uts namespace differs from ours, and every other
 /// namespace is the same one.
 #[rstest]
-fn only_the_uts_namespace_differs(mut host: HostGuard) {
+fn only_the_uts_namespace_differs(_host: HostGuard) {
     let mut running = Running::start("01-uts", &["sh", "-c", "cat >/dev/null"]);
     let child = running.container_pid().to_string();
     running.wait_for(Source::Stderr, "go!");
@@ -57,7 +56,6 @@ fn only_the_uts_namespace_differs(mut host: HostGuard) {
     }
     running.close_stdin();
     let run = running.finish();
-    host.watch(&run.stderr);
     assert_eq!(run.code, 0);
     // The narration's table says the same as /proc.
     let new_rows: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" NEW ")).collect();
@@ -71,10 +69,9 @@ fn only_the_uts_namespace_differs(mut host: HostGuard) {
 
 /// The chapter's first experiment, as the student's terminal shows it.
 #[rstest]
-fn transcript_hostname(mut host: HostGuard) {
+fn transcript_hostname(_host: HostGuard) {
     let args = ["--hostname", "box", "sh", "-c", "hostname; uname -n"];
     let (code, output) = run_merged("01-uts", &args);
-    host.watch(&output);
     assert_eq!(code, 0);
     let mut transcript = Transcript::default();
     transcript.command(
@@ -91,9 +88,8 @@ fn transcript_hostname(mut host: HostGuard) {
 
 /// `--quiet` leaves only the command's output.
 #[rstest]
-fn quiet_prints_only_the_command_output(mut host: HostGuard) {
+fn quiet_prints_only_the_command_output(_host: HostGuard) {
     let run = run("01-uts", &["--quiet", "--hostname", "q", "hostname"]);
-    host.watch(&run.stderr);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (0, "q\n", "")
@@ -103,7 +99,7 @@ fn quiet_prints_only_the_command_output(mut host: HostGuard) {
 /// The command may rename its UTS namespace again; the host keeps its name. With `--quiet`
 /// only the command's own output is left.
 #[rstest]
-fn transcript_rename_inside(mut host: HostGuard) {
+fn transcript_rename_inside(_host: HostGuard) {
     let args = [
         "--quiet",
         "sh",
@@ -111,7 +107,6 @@ fn transcript_rename_inside(mut host: HostGuard) {
         "hostname; hostname renamed; hostname",
     ];
     let (code, output) = run_merged("01-uts", &args);
-    host.watch(&output);
     assert_eq!((code, output.as_str()), (0, "container\nrenamed\n"));
     let mut transcript = Transcript::default();
     transcript.lesson("01-uts", &args, &output);
@@ -125,10 +120,9 @@ fn transcript_rename_inside(mut host: HostGuard) {
 /// A command that does not exist: the child's failed `exec` travels back to the parent, which
 /// says why and exits 127, as a shell would.
 #[rstest]
-fn transcript_missing_command(mut host: HostGuard) {
+fn transcript_missing_command(_host: HostGuard) {
     let args = ["no-such-command"];
     let (code, output) = run_merged("01-uts", &args);
-    host.watch(&output);
     assert_eq!(code, 127, "{output}");
     let mut transcript = Transcript::default();
     transcript.lesson("01-uts", &args, &output);

@@ -31,6 +31,7 @@ pub mod net;
 pub mod netlink;
 pub mod pid;
 pub mod privileges;
+pub mod programs;
 pub mod signals;
 pub mod spawn;
 pub mod user;

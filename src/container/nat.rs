@@ -166,7 +166,9 @@ fn read_ip_forward() -> Result<String, Error> {
 
 /// Runs `nft ARGS`, with `input` on its stdin; returns its stdout.
 fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
-    let mut child = Command::new("nft")
+    // Found in /usr/sbin too: a root shell may have a PATH without it.
+    let program = super::programs::find("nft").unwrap_or_else(|| "nft".into());
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -4,8 +4,9 @@
 //! `cargo run` starts programs through `scripts/as-root`, which uses sudo when you are not root.
 
 use super::report::{Mark, Report};
-use super::{Findings, Need, Outcome, tools};
+use super::{Findings, Need, Outcome};
 use crate::container::privileges::has_cap_sys_admin;
+use crate::container::programs;
 use nix::unistd::geteuid;
 
 /// Records whether we are root; returns it, for the checks that need root to try anything.
@@ -44,7 +45,7 @@ fn not_root(report: &Report, uid: u32) -> Outcome {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "target/debug/doctor".to_string());
     let because = format!("it needs root (CAP_SYS_ADMIN), and this run is uid {uid}");
-    match tools::find_on_path("sudo") {
+    match programs::find("sudo") {
         Some(sudo) => {
             report.line(
                 Mark::Good,

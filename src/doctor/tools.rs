@@ -6,8 +6,7 @@
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use crate::container::programs;
 
 /// A program, the Debian package it comes in, and who runs it.
 pub struct Tool {
@@ -54,21 +53,10 @@ pub const TOOLS: [Tool; 7] = [
     },
 ];
 
-/// The first executable file called `name` in a directory of `PATH`, as `execvp(3)` finds it.
-pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|file| {
-            file.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
 pub fn check(report: &Report, findings: &mut Findings) {
-    report.section("programs (looked up on PATH)");
+    report.section("programs (on PATH, or in /usr/sbin and /sbin)");
     for tool in &TOOLS {
-        let outcome = match find_on_path(tool.name) {
+        let outcome = match programs::find(tool.name) {
             Some(path) => {
                 let text = format!("{:<7} {}: {}", tool.name, path.display(), tool.used_by);
                 report.line(Mark::Good, text);

@@ -8,12 +8,12 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// How long any one run may take before the test gives up on it (and kills it).
-pub const RUN_LIMIT: Duration = Duration::from_secs(30);
+pub mod process;
+pub use process::{RUN_LIMIT, Started, read_in_background};
 
 /// The path of a binary of this package.
 pub fn bin(name: &str) -> &'static str {
@@ -75,13 +75,14 @@ pub fn run(name: &str, args: &[&str]) -> Run {
 }
 
 pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
-    let mut child = Command::new(bin(name))
+    let mut command = Command::new(bin(name));
+    command
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the binary");
+        .stderr(Stdio::piped());
+    let mut started = process::start(&mut command);
+    let child = &mut started.child;
     child
         .stdin
         .take()
@@ -90,7 +91,9 @@ pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
         .unwrap();
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
-    let code = wait_limited(&mut child);
+    let code = started.wait_limited();
+    // What it left behind could hold the pipes open: stop that first (see `Started::stop`).
+    drop(started);
     Run {
         code,
         stdout: stdout.recv().unwrap(),
@@ -103,51 +106,25 @@ pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
 pub fn run_merged(name: &str, args: &[&str]) -> (i32, String) {
     let (reader, writer) = nix::unistd::pipe().unwrap();
     let writer2 = writer.as_fd().try_clone_to_owned().unwrap();
-    let mut child = Command::new(bin(name))
+    let mut command = Command::new(bin(name));
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(writer))
-        .stderr(Stdio::from(writer2))
-        .spawn()
-        .expect("start the binary");
+        .stderr(Stdio::from(writer2));
+    let mut started = process::start(&mut command);
+    // Our copies of the pipe's write end must go, or the reader never sees its end.
+    drop(command);
     let text = read_in_background(File::from(reader));
-    let code = wait_limited(&mut child);
+    let code = started.wait_limited();
+    drop(started);
     (code, text.recv().unwrap())
-}
-
-fn read_in_background(mut source: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = source.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    rx
-}
-
-/// Waits for the child, killing it (and failing the test) if it runs past [`RUN_LIMIT`].
-fn wait_limited(child: &mut Child) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            use std::os::unix::process::ExitStatusExt;
-            return status
-                .code()
-                .unwrap_or_else(|| 128 + status.signal().unwrap());
-        }
-        if start.elapsed() > RUN_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the run took longer than {RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A lesson binary still running, whose narration (stderr) and output (stdout) the test can
 /// wait on line by line while it checks the host from outside.
 pub struct Running {
-    child: Child,
+    started: Started,
     lines: mpsc::Receiver<(Source, String)>,
     pub stdout: Vec<String>,
     pub stderr: Vec<String>,
@@ -168,14 +145,15 @@ impl Running {
         Running::from_command(command)
     }
 
-    /// Starts any command, with its stdin, stdout and stderr piped to the test.
+    /// Starts any command, with its stdin, stdout and stderr piped to the test. Whatever it
+    /// starts is stopped when the `Running` is dropped, if the test did not wait for it.
     pub fn from_command(mut command: Command) -> Running {
-        let mut child = command
+        command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the binary");
+            .stderr(Stdio::piped());
+        let mut started = process::start(&mut command);
+        let child = &mut started.child;
         let (tx, lines) = mpsc::channel();
         for (source, stream) in [
             (
@@ -192,7 +170,7 @@ impl Running {
             });
         }
         Running {
-            child,
+            started,
             lines,
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -202,7 +180,7 @@ impl Running {
 
     /// The lesson binary's own pid.
     pub fn pid(&self) -> nix::unistd::Pid {
-        nix::unistd::Pid::from_raw(self.child.id() as i32)
+        self.started.pid()
     }
 
     /// Waits for a line from `source` that contains `text`, and returns it. Lines are looked
@@ -224,7 +202,7 @@ impl Running {
             match self.lines.recv_timeout(left) {
                 Ok((from, line)) => self.keep(from, &line),
                 Err(_) => {
-                    let _ = self.child.kill();
+                    self.started.stop();
                     panic!(
                         "no {source:?} line containing {text:?} came; stdout: {:?}, stderr: {:?}",
                         self.stdout, self.stderr
@@ -254,19 +232,20 @@ impl Running {
 
     /// Writes a line to its stdin (a container blocked in `read` goes on).
     pub fn send_line(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().expect("stdin still open");
+        let stdin = self.started.child.stdin.as_mut().expect("stdin still open");
         writeln!(stdin, "{line}").unwrap();
         stdin.flush().unwrap();
     }
 
     /// Closes its stdin (a container blocked in `cat` goes on).
     pub fn close_stdin(&mut self) {
-        drop(self.child.stdin.take());
+        drop(self.started.child.stdin.take());
     }
 
     /// Waits for it to end; returns its exit code, with all the output collected.
     pub fn finish(mut self) -> Run {
-        let code = wait_limited(&mut self.child);
+        let code = self.started.wait_limited();
+        self.started.stop();
         while let Ok((from, line)) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.keep(from, &line);
         }
@@ -363,16 +342,24 @@ fn mount_points() -> String {
         .join("\n")
 }
 
-/// Checks, when the test ends, that the host is as it was and that no process of the
-/// containers the test watched is still alive.
+/// Checks, when the test ends, that the host is as it was and that nothing the test started
+/// is still alive.
+///
+/// Which processes are the test's is read from the kernel, not from what the lessons say:
+/// every program a test starts leads a process group of its own (see [`process`]), and
+/// everything it forks, the container included, stays in that group. When the test ends, no
+/// process of those groups may be alive, and none may have been found alive when its
+/// program ended by itself.
 ///
 /// Tests that change host state on purpose (they create an IPC object on the host, say) take
 /// the lock exclusively; all others share it. The lock is a file in Cargo's test scratch dir,
 /// so it works across test binaries run in parallel (`cargo nextest`) too.
 pub struct HostGuard {
     before: HostState,
-    namespaces: BTreeSet<(String, u64)>,
-    pids: BTreeSet<i32>,
+    /// Where the thread's lists of started groups and leftovers stood when the guard was made.
+    since: process::Mark,
+    /// The test asked for the problems itself ([`HostGuard::into_problems`]).
+    answered: bool,
     _lock: File,
 }
 
@@ -393,8 +380,9 @@ impl HostGuard {
         let lock = File::options()
             .create(true)
             .append(true)
-            .open(path)
+            .open(&path)
             .unwrap();
+        give_to_repository_owner(&path);
         let mode = if exclusive {
             nix::fcntl::FlockArg::LockExclusive
         } else {
@@ -404,27 +392,20 @@ impl HostGuard {
         nix::fcntl::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), mode).unwrap();
         HostGuard {
             before: HostState::read(),
-            namespaces: BTreeSet::new(),
-            pids: BTreeSet::new(),
+            since: process::mark(),
+            answered: false,
             _lock: lock,
         }
     }
 
-    /// Remembers the container a run's narration names: its pid and the namespaces that
-    /// the narration table marks NEW. All must be gone when the test ends.
-    pub fn watch(&mut self, narration: &str) {
-        for line in narration.lines() {
-            if let Some(pid) = container_pid_in(line) {
-                self.pids.insert(pid.as_raw());
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            if let [kind, inode, "NEW", ..] = words.as_slice() {
-                self.namespaces
-                    .insert((kind.to_string(), inode.parse().unwrap()));
-            }
-        }
+    /// The problems, for a test that proves the guard finds them: the guard then cleans up as
+    /// usual but fails nothing itself.
+    pub fn into_problems(mut self) -> Vec<String> {
+        self.answered = true;
+        self.problems()
     }
 
+    /// What is wrong with the host now, compared with when the guard was made.
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         let now = HostState::read();
@@ -443,23 +424,15 @@ impl HostGuard {
         if now.mounts != self.before.mounts {
             problems.push("the host's mount table changed".to_string());
         }
-        for (kind, inode) in &self.namespaces {
-            let left = pids_in_namespace(kind, *inode);
-            if !left.is_empty() {
-                problems.push(format!(
-                    "processes {left:?} still live in {kind} namespace {inode}"
-                ));
-            }
+        for left in process::left_behind_since(self.since) {
+            problems.push(format!("a process outlived its program: {left}"));
         }
-        for pid in &self.pids {
-            if let Some(state) = status_field(*pid, "State") {
-                let inside = self
-                    .namespaces
-                    .iter()
-                    .any(|(kind, inode)| ns_inode(&pid.to_string(), kind) == Some(*inode));
-                if inside {
-                    problems.push(format!("container pid {pid} is still there ({state})"));
-                }
+        for group in process::started_since(self.since) {
+            for p in process::group_members(group) {
+                problems.push(format!(
+                    "pid {} ({}) of process group {group} is still alive",
+                    p.pid, p.command
+                ));
             }
         }
         problems
@@ -493,9 +466,19 @@ impl HostGuard {
     }
 }
 
+impl HostGuard {
+    /// Kills what is left of the groups the test started (a failed test included).
+    fn kill_started_groups(&self) {
+        for group in process::started_since(self.since) {
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
 impl Drop for HostGuard {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() || self.answered {
+            self.kill_started_groups();
             self.remove_new_ipc_objects();
             return;
         }
@@ -506,6 +489,7 @@ impl Drop for HostGuard {
             std::thread::sleep(Duration::from_millis(50));
             problems = self.problems();
         }
+        self.kill_started_groups();
         self.remove_new_ipc_objects();
         assert!(
             problems.is_empty(),
@@ -593,22 +577,100 @@ fn shell_word(word: &str) -> String {
 }
 
 /// Checks a transcript against `lessons/<lesson>/transcripts/<name>.snap`, after replacing
-/// what changes from run to run (pids, inode numbers, IPC keys) with placeholders. The book
-/// includes these files, so what it shows is what this test saw.
+/// what changes from run to run (pids, inode numbers, IPC keys, who ran it) with placeholders.
+/// The book includes these files, so what it shows is what this test saw.
+///
+/// On a difference the test fails naming the first line that differs. insta keeps its own
+/// workflow: outside CI it writes the new version beside the old as `<name>.snap.new`, for
+/// `cargo insta review`. Files written into the repository are given to its owner: under
+/// sudo the test runs as root, and a root-owned file in a student's clone is one they cannot
+/// change.
 pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "lessons", lesson, "transcripts"]
         .iter()
         .collect();
+    let filters = transcript_filters();
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(dir);
+    settings.set_snapshot_path(&dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    let probe_path = regex_escape(probe());
-    settings.add_filter(&probe_path, "nsbox-probe");
-    for (pattern, replacement) in normalisations() {
-        settings.add_filter(pattern, replacement);
+    for (pattern, replacement) in &filters {
+        settings.add_filter(pattern, replacement.as_str());
     }
-    settings.bind(|| insta::assert_snapshot!(name, transcript.text()));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(name, transcript.text()));
+    }));
+    give_files_to_repository_owner(&dir);
+    if let Err(panic) = outcome {
+        let snap = dir.join(format!("{name}.snap"));
+        match first_difference(&snap, &apply_filters(&filters, transcript.text())) {
+            Some(difference) => panic!("{difference}"),
+            None => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+/// The replacements a transcript gets: [`normalisations`], the probe's path, and the user who
+/// ran the tests (the user behind sudo), whom lessons 06 and 07 map to root inside.
+fn transcript_filters() -> Vec<(String, String)> {
+    let mut filters: Vec<(String, String)> = normalisations()
+        .into_iter()
+        .map(|(pattern, replacement)| (pattern.to_string(), replacement.to_string()))
+        .collect();
+    filters.push((regex_escape(probe()), "nsbox-probe".to_string()));
+    let (uid, gid) = invoking_user();
+    filters.push((format!(r"(uid_map: 0) {uid} 1\b"), "$1 [UID] 1".to_string()));
+    filters.push((format!(r"(gid_map: 0) {gid} 1\b"), "$1 [GID] 1".to_string()));
+    filters
+}
+
+/// The user and group who ran the tests: the ones behind sudo, or our own.
+pub fn invoking_user() -> (u32, u32) {
+    let from_sudo = |name: &str| std::env::var(name).ok()?.parse::<u32>().ok();
+    match (from_sudo("SUDO_UID"), from_sudo("SUDO_GID")) {
+        (Some(uid), Some(gid)) if nix::unistd::geteuid().is_root() => (uid, gid),
+        _ => (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+    }
+}
+
+fn apply_filters(filters: &[(String, String)], text: &str) -> String {
+    let mut text = text.to_string();
+    for (pattern, replacement) in filters {
+        let regex = regex::Regex::new(pattern).unwrap();
+        text = regex.replace_all(&text, replacement.as_str()).into_owned();
+    }
+    text
+}
+
+/// Where this run's transcript first differs from the stored one, in words.
+fn first_difference(snap: &Path, new: &str) -> Option<String> {
+    let stored = std::fs::read_to_string(snap).unwrap_or_default();
+    // The snapshot file: a header between two `---` lines, then the transcript.
+    let stored = stored.splitn(3, "---\n").nth(2).unwrap_or("");
+    let old: Vec<&str> = stored.trim_end().lines().collect();
+    let new: Vec<&str> = new.trim_end().lines().collect();
+    let at = (0..old.len().max(new.len())).find(|&i| old.get(i) != new.get(i))?;
+    let show = |line: Option<&&str>| {
+        line.map_or("(no line: the transcript ends)".into(), |l| {
+            format!("{l:?}")
+        })
+    };
+    let pending = snap.with_extension("snap.new");
+    let review = if pending.exists() {
+        format!("\nthe whole new transcript is in {}", pending.display())
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "the transcript differs from {} (what the book shows) at line {}:\n  book: {}\n  now:  {}{review}",
+        snap.display(),
+        at + 1,
+        show(old.get(at)),
+        show(new.get(at)),
+    ))
 }
 
 /// What the book replaces, and with what. Chapter text explains each placeholder.
@@ -642,6 +704,31 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
         (r"(?m)^(root +\d+ +\d+) +\d+ +\d\d:\d\d", "$1 [C] [TIME]"),
     ]
+}
+
+/// The owner of the repository (the clone's user), as (uid, gid).
+fn repository_owner() -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(env!("CARGO_MANIFEST_DIR")).unwrap();
+    (meta.uid(), meta.gid())
+}
+
+/// Gives a file the tests wrote inside the repository (or its `target/`) to the repository's
+/// owner, so that a student can change or delete it, and `cargo clean` works.
+pub fn give_to_repository_owner(path: &Path) {
+    let (uid, gid) = repository_owner();
+    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
+}
+
+/// Gives every file of a directory that is not its owner's to that owner.
+fn give_files_to_repository_owner(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let (uid, _) = repository_owner();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.metadata().is_ok_and(|m| m.uid() != uid) {
+            give_to_repository_owner(&entry.path());
+        }
+    }
 }
 
 /// A private directory under /tmp that anyone may enter (for running a copy of a binary as
@@ -695,29 +782,34 @@ impl TempDir {
 
 /// Runs a program as an unprivileged uid/gid (no supplementary groups), to the end.
 pub fn run_as(uid: u32, program: &str, args: &[&str]) -> Run {
+    run_as_with_env(uid, program, args, &[])
+}
+
+/// [`run_as`], with some variables set.
+pub fn run_as_with_env(uid: u32, program: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     use std::os::unix::process::CommandExt;
     let mut command = Command::new(program);
     command
         .args(args)
+        .envs(env.iter().copied())
         .uid(uid)
         .gid(uid)
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID")
         .current_dir("/")
         .stdin(Stdio::null());
-    // A copy just written can be "busy" for a moment: another test thread may have forked
-    // while the copy was open for writing, and that child holds it until it execs. Retry.
-    let mut tries = 0;
-    let out = loop {
-        match command.output() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => break other.expect("start the program"),
-        }
-    };
-    Run::from(out)
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut started = process::start(&mut command);
+    let stdout = read_in_background(started.child.stdout.take().unwrap());
+    let stderr = read_in_background(started.child.stderr.take().unwrap());
+    let code = started.wait_limited();
+    // What it left behind could hold the pipes open: stop that first (see `Started::stop`).
+    drop(started);
+    Run {
+        code,
+        stdout: stdout.recv().unwrap(),
+        stderr: stderr.recv().unwrap(),
+    }
 }
 
 /// Runs a command on the host and returns its stdout (panics if it fails).
