@@ -660,13 +660,16 @@ fn first_difference(snap: &Path, new: &str) -> Option<String> {
     };
     let pending = snap.with_extension("snap.new");
     let review = if pending.exists() {
-        format!("\nthe whole new transcript is in {}", pending.display())
+        format!(
+            "\nthe whole new transcript is in {}",
+            in_repository(&pending)
+        )
     } else {
         String::new()
     };
     Some(format!(
-        "the transcript differs from {} (what the book shows) at line {}:\n  book: {}\n  now:  {}{review}",
-        snap.display(),
+        "the transcript differs from {} (what the book shows), at line {} of the transcript:\n  book: {}\n  now:  {}{review}",
+        in_repository(snap),
         at + 1,
         show(old.get(at)),
         show(new.get(at)),
@@ -704,6 +707,14 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
         (r"(?m)^(root +\d+ +\d+) +\d+ +\d\d:\d\d", "$1 [C] [TIME]"),
     ]
+}
+
+/// A path inside the repository, as the student would type it from there.
+fn in_repository(path: &Path) -> String {
+    let relative = path
+        .strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(path);
+    relative.display().to_string()
 }
 
 /// The owner of the repository (the clone's user), as (uid, gid).

@@ -110,9 +110,15 @@ fn failure_message(stdout: &str, name: &str) -> Vec<String> {
     let Some(block) = stdout.split(&header).nth(1) else {
         return Vec::new();
     };
-    block
+    // The test's own block ends where the next one starts.
+    let block = block.split("\n---- ").next().unwrap_or(block);
+    // A test may catch a panic and panic again with a clearer message (the transcripts do:
+    // insta's "snapshot assertion failed", then the line that differs): the last one counts.
+    let Some(last) = block.rfind("panicked at") else {
+        return Vec::new();
+    };
+    block[last..]
         .lines()
-        .skip_while(|line| !line.contains("panicked at"))
         .skip(1)
         .take_while(|line| {
             !line.starts_with("note: ")
@@ -156,6 +162,42 @@ pub fn sentence(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_panic_of_a_test_is_its_message() {
+        let output = "\
+test transcript_hostname ... FAILED
+
+failures:
+
+---- transcript_hostname stdout ----
+-old snapshot
++new results
+
+thread 'transcript_hostname' panicked at insta-1.49.0/src/runtime.rs:734:13:
+snapshot assertion for 'hostname' failed in line 601
+
+thread 'transcript_hostname' panicked at tests/common/mod.rs:607:33:
+the transcript differs from lessons/01-uts/transcripts/hostname.snap at line 3:
+  book: \"$ hostname\"
+  now:  \"$ uname -n\"
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+---- other stdout ----
+
+thread 'other' panicked at tests/uts.rs:1:1:
+not this one
+";
+        let proofs = read_results(output);
+        assert_eq!(
+            proofs[0].why,
+            vec![
+                "the transcript differs from lessons/01-uts/transcripts/hostname.snap at line 3:",
+                "  book: \"$ hostname\"",
+                "  now:  \"$ uname -n\"",
+            ]
+        );
+    }
 
     const OUTPUT: &str = "\
 running 3 tests
