@@ -76,19 +76,22 @@ pub fn run(name: &str, args: &[&str]) -> Run {
 
 pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
     let mut command = Command::new(bin(name));
+    command.args(args);
+    run_command(command, input)
+}
+
+/// Runs any command to the end, with `input` on its stdin, and collects what it printed.
+pub fn run_command(mut command: Command, input: &str) -> Run {
     command
-        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut started = process::start(&mut command);
     let child = &mut started.child;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A program that exits without reading its stdin closes the pipe: that is no error here.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
     let code = started.wait_limited();
@@ -807,20 +810,8 @@ pub fn run_as_with_env(uid: u32, program: &str, args: &[&str], env: &[(&str, &st
         .gid(uid)
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID")
-        .current_dir("/")
-        .stdin(Stdio::null());
-    command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut started = process::start(&mut command);
-    let stdout = read_in_background(started.child.stdout.take().unwrap());
-    let stderr = read_in_background(started.child.stderr.take().unwrap());
-    let code = started.wait_limited();
-    // What it left behind could hold the pipes open: stop that first (see `Started::stop`).
-    drop(started);
-    Run {
-        code,
-        stdout: stdout.recv().unwrap(),
-        stderr: stderr.recv().unwrap(),
-    }
+        .current_dir("/");
+    run_command(command, "")
 }
 
 /// Runs a command on the host and returns its stdout (panics if it fails).
