@@ -136,7 +136,7 @@ fn transcript_oom(_host: HostGuard) {
     let run = limited(&args[2..4], &args[4..]);
     assert_eq!(run.code, 137);
     let mut transcript = Transcript::default();
-    // The probe's full path shows as `nsbox-probe`: `assert_transcript` replaces it.
+    // The probe's full path shows as `/tmp/nsbox-probe`: `assert_transcript` replaces it.
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
     transcript.command("echo $?", "137\n");
     let name = format!("oom-{}", version_of(&run));

@@ -228,8 +228,8 @@ fn transcript_propagation_fields(_host_exclusive: HostGuard) {
     let dir = SharedDir::new("fields");
     let path = dir.path.to_str().unwrap().to_string();
     let mut transcript = Transcript::default();
-    transcript.command(&format!("mount -t tmpfs nsbox-test {path}"), "");
-    transcript.command(&format!("mount --make-shared {path}"), "");
+    transcript.command(&format!("sudo mount -t tmpfs nsbox-test {path}"), "");
+    transcript.command(&format!("sudo mount --make-shared {path}"), "");
     let on_host = format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7");
     let host_view = host_command("sh", &["-c", &on_host]);
     // The peer group number changes from run to run: the book shows [GROUP] for the host

@@ -525,14 +525,11 @@ fn bad_publish_is_refused(net_host: TestHost, #[case] publish: &str) {
 // ---------------------------------------------------------------------------------------------
 // More transcripts for the chapter.
 
-/// 06-net with the probe's folder at the front of its PATH, so the container can run it as
-/// `nsbox-probe`, the way the chapter writes it.
+/// 06-net running the probe. The transcripts show the probe as `/tmp/nsbox-probe`, where
+/// chapter 07's "Try it yourself" tells the reader to copy it (`assert_transcript` replaces
+/// its real path).
 fn lesson_with_probe(net_host: &TestHost, args: &[&str]) -> Command {
-    let folder = std::path::Path::new(probe()).parent().unwrap();
-    let path = std::env::var("PATH").unwrap_or_default();
-    let mut command = net_host.lesson(args);
-    command.env("PATH", format!("{}:{path}", folder.display()));
-    command
+    net_host.lesson(args)
 }
 
 /// What the shared normalisations leave as it is: the lesson's pid in the `nsbox-<pid>` tag
@@ -585,13 +582,15 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     let shown = ["--state-dir", state.as_str(), "--quiet", "cat"];
     transcript.lesson("06-net", &shown, "");
     transcript.line("# in a second terminal, on the host, while cat waits:");
-    for command in [
-        "ip -br -4 addr",
-        "bridge link",
-        &format!("cat {state}/net/nsbox0.leases"),
+    // `bridge` is in /sbin, on root's PATH only (on Debian): the reader types sudo.
+    let leases = format!("cat {state}/net/nsbox0.leases");
+    for (shown, command) in [
+        ("ip -br -4 addr", "ip -br -4 addr"),
+        ("sudo bridge link", "bridge link"),
+        (leases.as_str(), leases.as_str()),
     ] {
         let output = placeholders(&net_host.sh(command), lesson_pid);
-        transcript.command(command, &output);
+        transcript.command(shown, &output);
     }
     container.close_stdin();
     let run = container.finish();
@@ -599,28 +598,21 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     transcript.line("# Ctrl-D in the first terminal ends cat, and the container; then:");
     let ports = net_host.sh("bridge link");
     assert_eq!(ports, "");
-    transcript.command("bridge link", &ports);
+    transcript.command("sudo bridge link", &ports);
     assert_transcript("06-net", "host-side", &transcript);
 }
 
 /// Two containers on one bridge: b reaches a's listener by a's address.
 #[rstest]
 fn transcript_two_containers(_host: HostGuard, net_host: TestHost) {
-    let a_args = [
-        "--quiet",
-        "--hostname",
-        "a",
-        "nsbox-probe",
-        "listen",
-        "8080",
-    ];
+    let a_args = ["--quiet", "--hostname", "a", probe(), "listen", "8080"];
     let mut a = Running::from_command(lesson_with_probe(&net_host, &a_args));
     a.wait_for(Source::Stdout, "listening");
     let b_args = [
         "--quiet",
         "--hostname",
         "b",
-        "nsbox-probe",
+        probe(),
         "connect",
         "10.89.0.2",
         "8080",
@@ -666,27 +658,20 @@ fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     set_ip_forward(&net_host, "0");
     let mut transcript = Transcript::default();
     transcript.line("# outside: another machine, 198.18.0.2 (the test makes it with unshare)");
-    transcript.command("nsbox-probe listen 9000", "listening\n");
+    transcript.command("/tmp/nsbox-probe listen 9000", "listening\n");
     transcript.line("# on the host, 198.18.0.1 on that network:");
     transcript.command(
-        "sysctl net.ipv4.ip_forward",
+        "sudo sysctl net.ipv4.ip_forward",
         &net_host.sh("sysctl net.ipv4.ip_forward"),
     );
 
-    let args = [
-        "--quiet",
-        "nsbox-probe",
-        "connect",
-        "198.18.0.2",
-        "9000",
-        "2",
-    ];
+    let args = ["--quiet", probe(), "connect", "198.18.0.2", "9000", "2"];
     let run = Running::from_command(lesson_with_probe(&net_host, &args)).finish();
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
     transcript.lesson("06-net", &args, &run.stderr);
 
-    let args = ["--nat", "nsbox-probe", "connect", "198.18.0.2", "9000"];
+    let args = ["--nat", probe(), "connect", "198.18.0.2", "9000"];
     let running = Running::from_command(lesson_with_probe(&net_host, &args));
     let lesson_pid = running.pid();
     let run = running.finish();
@@ -725,7 +710,7 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
         "box",
         "--publish",
         "8080:80",
-        "nsbox-probe",
+        probe(),
         "listen",
         "80",
         "2",
@@ -737,7 +722,10 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
     transcript.lesson("06-net", &args, "listening\n");
     transcript.line("# in a second terminal, on the host (198.18.0.1 on the outside network):");
     let table = net_host.sh("nft list table ip nsbox");
-    transcript.command("nft list table ip nsbox", &placeholders(&table, lesson_pid));
+    transcript.command(
+        "sudo nft list table ip nsbox",
+        &placeholders(&table, lesson_pid),
+    );
     for (address, seconds) in [("198.18.0.1", "5"), ("127.0.0.1", "2")] {
         let out = net_host
             .command(probe())
@@ -750,9 +738,9 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
             String::from_utf8_lossy(&out.stderr)
         );
         let shown = if seconds == "5" {
-            format!("nsbox-probe connect {address} 8080")
+            format!("/tmp/nsbox-probe connect {address} 8080")
         } else {
-            format!("nsbox-probe connect {address} 8080 {seconds}")
+            format!("/tmp/nsbox-probe connect {address} 8080 {seconds}")
         };
         transcript.command(&shown, &said);
     }
@@ -763,7 +751,7 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
         .output()
         .unwrap();
     transcript.command(
-        "nsbox-probe connect 198.18.0.1 8080",
+        "/tmp/nsbox-probe connect 198.18.0.1 8080",
         &String::from_utf8_lossy(&out.stdout),
     );
     let run = container.finish();

@@ -620,7 +620,8 @@ fn transcript_filters() -> Vec<(String, String)> {
         .into_iter()
         .map(|(pattern, replacement)| (pattern.to_string(), replacement.to_string()))
         .collect();
-    filters.push((regex_escape(probe()), "nsbox-probe".to_string()));
+    // Where chapter 07 tells the reader to copy the probe.
+    filters.push((regex_escape(probe()), "/tmp/nsbox-probe".to_string()));
     let (uid, gid) = invoking_user();
     filters.push((format!(r"(uid_map: 0) {uid} 1\b"), "$1 [UID] 1".to_string()));
     filters.push((format!(r"(gid_map: 0) {gid} 1\b"), "$1 [GID] 1".to_string()));
