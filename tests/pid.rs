@@ -104,8 +104,10 @@ fn pid_1_with_a_handler_gets_sigterm(_host: HostGuard) {
     assert!(run.stdout.contains("got TERM"));
 }
 
-/// A subshell starts `sleep 0.2` in the background and exits: the sleep is an orphan, and the
-/// kernel makes PID 1 its parent. Our init reaps it; `sleep 30` as PID 1 never does, so it
+/// A subshell starts `sleep 1` in the background and exits: the sleep is an orphan, and the
+/// kernel makes PID 1 its parent. (A whole second, so that the subshell has surely exited
+/// first, even on a slow emulated machine: a sleep that ended while the subshell still ran
+/// could be collected by the subshell itself, and there would be no orphan.) Our init reaps it; `sleep 30` as PID 1 never does, so it
 /// stays a zombie until the namespace dies.
 #[rstest]
 #[case::init_reaps_it(&["--init"], false)]
@@ -116,7 +118,7 @@ fn orphan_is_reaped_by_init(
     #[case] zombie_stays: bool,
 ) {
     let mut args = options.to_vec();
-    args.extend(["sh", "-c", "(sleep 0.2 &); exec sleep 30"]);
+    args.extend(["sh", "-c", "(sleep 1 &); exec sleep 30"]);
     let mut running = Running::start("03-pid", &args);
     let child = running.container_pid();
     let pid_ns = ns_inode(&child.to_string(), "pid").unwrap();
