@@ -344,18 +344,8 @@ struct Setting {
 }
 
 /// The binaries `cargo build` would have built: `target/debug/<name>` in the working
-/// directory.
-const BINARIES: &[&str] = &[
-    "01-uts",
-    "02-ipc",
-    "03-pid",
-    "04-mnt",
-    "05-user",
-    "06-net",
-    "07-cgroups",
-    "doctor",
-    "nsbox-probe",
-];
+/// directory. The lessons, and these.
+const OTHER_BINARIES: [&str; 2] = ["doctor", "nsbox-probe"];
 
 fn binary(name: &str) -> &'static str {
     match name {
@@ -371,7 +361,7 @@ impl Setting {
         let directory = TempDir::new("chapters");
         let debug = directory.path.join("target/debug");
         std::fs::create_dir_all(&debug).unwrap();
-        for name in BINARIES {
+        for name in LESSONS.iter().chain(&OTHER_BINARIES) {
             std::os::unix::fs::symlink(binary(name), debug.join(name)).unwrap();
         }
         Setting {

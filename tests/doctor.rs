@@ -13,16 +13,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-const LESSONS: [&str; 7] = [
-    "01-uts",
-    "02-ipc",
-    "03-pid",
-    "04-mnt",
-    "05-user",
-    "06-net",
-    "07-cgroups",
-];
-
 fn doctor() -> &'static str {
     env!("CARGO_BIN_EXE_doctor")
 }

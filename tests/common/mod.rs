@@ -15,6 +15,17 @@ use std::time::{Duration, Instant};
 pub mod process;
 pub use process::{RUN_LIMIT, Started, read_in_background};
 
+/// The lesson binaries, in the course's order.
+pub const LESSONS: [&str; 7] = [
+    "01-uts",
+    "02-ipc",
+    "03-pid",
+    "04-mnt",
+    "05-user",
+    "06-net",
+    "07-cgroups",
+];
+
 /// The path of a binary of this package.
 pub fn bin(name: &str) -> &'static str {
     match name {
