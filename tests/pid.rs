@@ -129,20 +129,22 @@ fn orphan_is_reaped_by_init(
             .filter(|pid| status_field(*pid, "State").is_some_and(|s| s.starts_with('Z')))
             .collect::<Vec<_>>()
     };
-    // Wait until the orphan has exited: everything left in the namespace is then `sleep 30`,
-    // our init, or a zombie.
-    let is_zombie = |pid: i32| status_field(pid, "State").is_some_and(|s| s.starts_with('Z'));
+    // Find the orphan while it runs, then wait until it has exited. (Waiting for "nothing
+    // but init and sleep 30 left" is not enough: a scan of /proc taken just before the
+    // subshell forked, with sh's command line read just after it exec'd `sleep 30`, looks
+    // the same, and then the orphan is not even there yet.)
     let cmdline =
         |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    wait_until("the orphan has exited", || {
-        let pids = pids_in_namespace("pid", pid_ns);
-        let settled = |pid: &i32| {
-            is_zombie(*pid)
-                || cmdline(*pid) == "sleep\x0030\x00"
-                || status_field(*pid, "Name").as_deref() == Some("nsbox-init")
-        };
-        pids.iter().any(|pid| cmdline(*pid) == "sleep\x0030\x00") && pids.iter().all(settled)
+    let mut orphan = None;
+    wait_until("the orphan runs", || {
+        orphan = pids_in_namespace("pid", pid_ns)
+            .into_iter()
+            .find(|pid| cmdline(*pid) == "sleep\x001\x00");
+        orphan.is_some()
     });
+    let orphan = orphan.unwrap();
+    let running_still = || status_field(orphan, "State").is_some_and(|s| !s.starts_with('Z'));
+    wait_until("the orphan has exited", || !running_still());
     if zombie_stays {
         // Nobody will ever wait for it: it is still a zombie a while later.
         std::thread::sleep(Duration::from_millis(300));
