@@ -171,7 +171,9 @@ impl LimitArgs {
 /// Runs the container and turns the outcome into the process's exit code: the command's own,
 /// 128 + the signal that killed it, or the error's code after printing what went wrong.
 pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
-    let narrator = Narrator::new(program, quiet);
+    // Lesson 01 teaches how to read /proc/PID/ns and shows the whole table; the later
+    // lessons sum it up in one line.
+    let narrator = Narrator::new(program, quiet).with_namespace_table(program == "01-uts");
     match container::run(container, &narrator) {
         Ok(ending) => ExitCode::from(ending.shell_code()),
         Err(error) => {

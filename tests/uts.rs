@@ -129,3 +129,28 @@ fn transcript_missing_command(_host: HostGuard) {
     transcript.command("echo $?", &format!("{code}\n"));
     assert_transcript("01-uts", "missing-command", &transcript);
 }
+
+/// Narration wraps itself at 80 columns when stderr is not a terminal (a pipe here), so
+/// no line is cut off in a transcript or in the book; what it says is all still there.
+#[rstest]
+fn narration_wraps_at_80_columns_in_a_pipe(_host: HostGuard) {
+    let mut command = std::process::Command::new(bin("01-uts"));
+    command
+        .args(["--hostname", &"h".repeat(40), "true"])
+        // What a student's pipe gets (the tests otherwise ask for whole lines).
+        .env_remove(nsbox::container::narrate::WIDTH_VARIABLE);
+    let run = run_command(command, "");
+    let stderr = run.stderr;
+    assert_eq!(run.code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{stderr}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("         ")),
+        "nothing wrapped: {stderr}"
+    );
+    let whole = stderr.replace("\n         ", " ");
+    assert!(
+        whole.contains(&format!("sethostname(\"{}\")", "h".repeat(40))),
+        "{stderr}"
+    );
+}

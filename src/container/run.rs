@@ -269,11 +269,16 @@ fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
             "the child is host pid {child}, and the same pid inside (no new PID namespace)"
         ));
     }
-    narrator.say(format!(
-        "its namespaces (/proc/{child}/ns/*) against ours (/proc/self/ns/*):"
-    ));
-    for pair in namespaces::compare_with_child(child)? {
-        narrator.detail(describe_pair(&pair));
+    let pairs = namespaces::compare_with_child(child)?;
+    if narrator.namespace_table() {
+        narrator.say(format!(
+            "its namespaces (/proc/{child}/ns/*) against ours (/proc/self/ns/*):"
+        ));
+        for pair in &pairs {
+            narrator.detail(describe_pair(pair));
+        }
+    } else {
+        narrator.say(summarise_pairs(child, &pairs));
     }
     Ok(())
 }
@@ -287,6 +292,27 @@ fn describe_pair(pair: &NamespacePair) -> String {
     } else {
         format!("{name:<7} {:>10}  shared", pair.child)
     }
+}
+
+/// "its namespaces (/proc/4242/ns/*) against ours: new ipc, uts; shared cgroup, mnt, …".
+fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
+    let names = |new: bool| {
+        let names: Vec<&str> = pairs
+            .iter()
+            .filter(|pair| pair.is_new() == new)
+            .map(|pair| pair.kind.proc_name())
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    format!(
+        "its namespaces (/proc/{child}/ns/*) against ours: new {}; shared {}",
+        names(true),
+        names(false)
+    )
 }
 
 /// What the child does after Go.

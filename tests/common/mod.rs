@@ -2,6 +2,7 @@
 //! and transcripts the book can show.
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use nsbox::container::narrate;
 use rstest::fixture;
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -603,25 +604,60 @@ pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
     let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "lessons", lesson, "transcripts"]
         .iter()
         .collect();
-    let filters = transcript_filters();
+    let text = normalise_transcript(transcript.text());
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(&dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
-    for (pattern, replacement) in &filters {
-        settings.add_filter(pattern, replacement.as_str());
-    }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(name, transcript.text()));
+        settings.bind(|| insta::assert_snapshot!(name, text.as_str()));
     }));
     give_files_to_repository_owner(&dir);
     if let Err(panic) = outcome {
         let snap = dir.join(format!("{name}.snap"));
-        match first_difference(&snap, &apply_filters(&filters, transcript.text())) {
+        match first_difference(&snap, &text) {
             Some(difference) => panic!("{difference}"),
             None => std::panic::resume_unwind(panic),
         }
     }
+}
+
+/// A transcript as the book shows it. Narration wraps at 80 columns, and a placeholder such
+/// as `[PID]` is not as wide as the number it replaces, so the tests run the lessons with
+/// whole lines of narration (see `process::start`), put the placeholders in, then wrap
+/// them the way the lessons do (`nsbox::container::narrate::wrap`).
+fn normalise_transcript(text: &str) -> String {
+    let filtered = apply_filters(&transcript_filters(), text);
+    filtered
+        .lines()
+        .map(|line| match narration_prefix(line) {
+            Some(prefix) => {
+                let rest = &line[prefix.len()..];
+                narrate::wrap(&prefix, rest, narrate::DEFAULT_WIDTH)
+            }
+            None => line.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + if filtered.ends_with('\n') { "\n" } else { "" }
+}
+
+/// `[03-pid] ` or `03-pid: error: ` at the start of a line of narration.
+fn narration_prefix(line: &str) -> Option<String> {
+    let program = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if let Some(rest) = line.strip_prefix('[') {
+        let name = rest.split(']').next()?;
+        if program(name) && rest[name.len()..].starts_with("] ") {
+            return Some(format!("[{name}] "));
+        }
+    }
+    let (name, _) = line.split_once(": error: ")?;
+    program(name).then(|| format!("{name}: error: "))
 }
 
 /// The replacements a transcript gets: [`normalisations`], the probe's path, and the user who

@@ -70,6 +70,12 @@ pub struct Started {
 /// that has nothing to do with the lesson.
 pub fn start(command: &mut Command) -> Started {
     command.process_group(0);
+    // Whole lines of narration, for the tests to search (transcripts wrap them again),
+    // unless the test says otherwise.
+    let width = nsbox::container::narrate::WIDTH_VARIABLE;
+    if !command.get_envs().any(|(name, _)| name == width) {
+        command.env(width, "0");
+    }
     // SAFETY: runs in the forked child before exec; sigaction(2) is async-signal-safe and the
     // closure touches no memory of the parent's.
     unsafe {
