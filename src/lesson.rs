@@ -1,4 +1,5 @@
-//! The command line every lesson binary shares, and running a lesson to its exit code.
+//! The command line every lesson binary shares, and running a lesson to its exit
+//! code.
 
 use crate::container::cgroup::{Cpus, Limits, MemorySize, PidCount};
 use crate::container::nat::Publish;
@@ -39,7 +40,8 @@ impl LessonArgs {
 /// Lesson 03's option: `--init`.
 #[derive(Args, Debug)]
 pub struct PidArgs {
-    /// Make PID 1 a tiny init that starts the command as PID 2, passes signals on and reaps orphans
+    /// Make PID 1 a tiny init that starts the command as PID 2, passes signals on
+    /// and reaps orphans
     #[arg(long)]
     pub init: bool,
 }
@@ -47,7 +49,8 @@ pub struct PidArgs {
 /// Lesson 04's option: `--propagation MODE`.
 #[derive(Args, Debug)]
 pub struct MountArgs {
-    /// How mounts travel between the container and the host: shared, slave, private or unbindable
+    /// How mounts travel between the container and the host: shared, slave, private
+    /// or unbindable
     #[arg(long, default_value_t = Propagation::Private, value_name = "MODE")]
     pub propagation: Propagation,
 }
@@ -55,12 +58,14 @@ pub struct MountArgs {
 /// Lesson 05's options: `--map`, `--gid-map`, `--no-map`.
 #[derive(Args, Debug)]
 pub struct UserArgs {
-    /// A line of the uid map, 'INSIDE OUTSIDE COUNT' (repeat for more lines); the gid map gets the
-    /// same lines unless --gid-map is given [default: '0 <your uid> 1', root inside is you]
+    /// A line of the uid map, 'INSIDE OUTSIDE COUNT' (repeat for more lines); the
+    /// gid map gets the same lines unless --gid-map is given [default: '0 <your uid>
+    /// 1', root inside is you]
     #[arg(long = "map", value_name = "'IN OUT COUNT'")]
     pub map: Vec<IdRange>,
 
-    /// A line of the gid map, if it should differ from the uid map (repeat for more lines)
+    /// A line of the gid map, if it should differ from the uid map (repeat for more
+    /// lines)
     #[arg(long = "gid-map", value_name = "'IN OUT COUNT'", requires = "map")]
     pub gid_map: Vec<IdRange>,
 
@@ -113,7 +118,8 @@ pub struct NetArgs {
     #[arg(long)]
     pub remove_bridge: bool,
 
-    /// Let the container reach other networks through the host (masquerade, nftables)
+    /// Let the container reach other networks through the host (masquerade,
+    /// nftables)
     #[arg(long)]
     pub nat: bool,
 
@@ -168,12 +174,14 @@ impl LimitArgs {
 }
 
 // ANCHOR: run
-/// Runs the container and turns the outcome into the process's exit code: the command's own,
-/// 128 + the signal that killed it, or the error's code after printing what went wrong.
+/// Runs the container and turns the outcome into the process's exit code: the
+/// command's own, 128 + the signal that killed it, or the error's code after
+/// printing what went wrong.
 pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
-    // Lesson 01 teaches how to read /proc/PID/ns and shows the whole table; the later
-    // lessons sum it up in one line.
-    let narrator = Narrator::new(program, quiet).with_namespace_table(program == "01-uts");
+    // Lesson 01 teaches how to read /proc/PID/ns and shows the whole table; the
+    // later lessons sum it up in one line.
+    let narrator =
+        Narrator::new(program, quiet).with_namespace_table(program == "01-uts");
     match container::run(container, &narrator) {
         Ok(ending) => ExitCode::from(ending.shell_code()),
         Err(error) => {

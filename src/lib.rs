@@ -1,8 +1,11 @@
-//! nsbox: learn how Linux containers work by building one, one kernel feature at a time.
+//! nsbox: learn how Linux containers work by building one, one kernel feature at a
+//! time.
 //!
-//! - [`container`]: the module every lesson binary (and the `nsbox` runtime) is made of.
+//! - [`container`]: the module every lesson binary (and the `nsbox` runtime) is made
+//!   of.
 //! - [`lesson`]: the command line all lesson binaries share.
-//! - [`doctor`]: checks that this machine can run the lessons (`cargo run --bin doctor`).
+//! - [`doctor`]: checks that this machine can run the lessons (`cargo run --bin
+//!   doctor`).
 
 pub mod container;
 pub mod doctor;

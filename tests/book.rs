@@ -1,11 +1,13 @@
-//! The book includes real source files and real transcripts. mdBook only logs a missing file
-//! and renders a misspelt anchor as an empty block, so this test fails on both.
+//! The book includes real source files and real transcripts. mdBook only logs a
+//! missing file and renders a misspelt anchor as an empty block, so this test fails
+//! on both.
 
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// One `{{#include path:anchor}}` (or `{{#rustdoc_include …}}`) found in a Markdown file.
+/// One `{{#include path:anchor}}` (or `{{#rustdoc_include …}}`) found in a Markdown
+/// file.
 #[derive(Debug)]
 struct Include {
     in_file: PathBuf,
@@ -85,7 +87,9 @@ fn every_include_names_a_file_and_anchor_that_exist() {
             if let Some(anchor) = &include.anchor {
                 let start = format!("ANCHOR: {anchor}");
                 let end = format!("ANCHOR_END: {anchor}");
-                let has = |marker: &str| text.lines().any(|l| l.trim_end().ends_with(marker));
+                let has = |marker: &str| {
+                    text.lines().any(|l| l.trim_end().ends_with(marker))
+                };
                 if !has(&start) || !has(&end) {
                     problems.push(format!(
                         "{}: {} has no anchor '{anchor}'",

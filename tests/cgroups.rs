@@ -1,8 +1,9 @@
-//! Lesson 07: a cgroup with limits on memory, CPU and processes, and a cgroup namespace.
+//! Lesson 07: a cgroup with limits on memory, CPU and processes, and a cgroup
+//! namespace.
 //!
-//! These proofs run on the host (cgroup v1 here) and in a VM booted with cgroup v2 only
-//! (`scripts/vm/run-tests --test cgroups`). Every run uses `--network none`: lesson 06's
-//! proofs cover the network, and these must not touch the host's.
+//! These proofs run on the host (cgroup v1 here) and in a VM booted with cgroup v2
+//! only (`scripts/vm/run-tests --test cgroups`). Every run uses `--network none`:
+//! lesson 06's proofs cover the network, and these must not touch the host's.
 
 mod common;
 
@@ -10,7 +11,8 @@ use common::*;
 use rstest::rstest;
 use std::path::Path;
 
-/// Runs 07-cgroups without a network, and checks its cgroup directories are gone afterwards.
+/// Runs 07-cgroups without a network, and checks its cgroup directories are gone
+/// afterwards.
 fn limited(options: &[&str], command: &[&str]) -> Run {
     let mut args = vec!["--network", "none"];
     args.extend(options);
@@ -20,7 +22,8 @@ fn limited(options: &[&str], command: &[&str]) -> Run {
     run
 }
 
-/// The narration names the directories it made ("…: mkdir DIR DIR"); none may be left.
+/// The narration names the directories it made ("…: mkdir DIR DIR"); none may be
+/// left.
 fn assert_cgroups_removed(narration: &str) {
     let made = narration
         .lines()
@@ -36,8 +39,8 @@ fn narration_has(run: &Run, text: &str) {
     assert!(run.stderr.contains(text), "no {text:?} in:\n{}", run.stderr);
 }
 
-/// A program that wants 64 MiB is killed by the kernel's OOM killer under a 32M limit
-/// (exit 137), and the kernel counted the kill; without a limit it completes.
+/// A program that wants 64 MiB is killed by the kernel's OOM killer under a 32M
+/// limit (exit 137), and the kernel counted the kill; without a limit it completes.
 #[rstest]
 #[case::limited(&["--memory", "32M"], 137)]
 #[case::unlimited(&[], 0)]
@@ -56,8 +59,8 @@ fn memory_hog(_host: HostGuard, #[case] options: &[&str], #[case] code: i32) {
     }
 }
 
-/// A fork loop under --pids 8 gets EAGAIN once 8 processes exist (the probe itself is one),
-/// and the kernel counted the refusals. The host can still fork afterwards.
+/// A fork loop under --pids 8 gets EAGAIN once 8 processes exist (the probe itself
+/// is one), and the kernel counted the refusals. The host can still fork afterwards.
 #[rstest]
 fn fork_loop_hits_the_pids_limit(_host: HostGuard) {
     let run = limited(&["--pids", "8"], &[probe(), "forks", "20"]);
@@ -73,8 +76,9 @@ fn fork_loop_hits_the_pids_limit(_host: HostGuard) {
     );
 }
 
-/// A busy loop under --cpus 0.25 gets about a quarter of a CPU: the kernel's own accounting of
-/// its CPU time (getrusage), against the wall time it spun. A ratio, with room for noise.
+/// A busy loop under --cpus 0.25 gets about a quarter of a CPU: the kernel's own
+/// accounting of its CPU time (getrusage), against the wall time it spun. A ratio,
+/// with room for noise.
 #[rstest]
 #[case::quarter(&["--cpus", "0.25"], 0.10, 0.35)]
 #[case::unlimited(&[], 0.50, 1.50)]
@@ -97,7 +101,8 @@ fn busy_loop_gets_its_share_of_cpu(
     );
 }
 
-/// Inside, /proc/self/cgroup shows the container's cgroup as the root, in every hierarchy.
+/// Inside, /proc/self/cgroup shows the container's cgroup as the root, in every
+/// hierarchy.
 #[rstest]
 fn the_container_sees_its_cgroup_as_the_root(_host: HostGuard) {
     let run = limited(&["--memory", "64M"], &["cat", "/proc/self/cgroup"]);
@@ -136,15 +141,17 @@ fn transcript_oom(_host: HostGuard) {
     let run = limited(&args[2..4], &args[4..]);
     assert_eq!(run.code, 137);
     let mut transcript = Transcript::default();
-    // The probe's full path shows as `/tmp/nsbox-probe`: `assert_transcript` replaces it.
+    // The probe's full path shows as `/tmp/nsbox-probe`: `assert_transcript`
+    // replaces it.
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
     transcript.command("echo $?", "137\n");
     let name = format!("oom-{}", version_of(&run));
     assert_transcript("07-cgroups", &name, &transcript);
 }
 
-/// `v1` or `v2`, from the narration's first line: the two print different files, so each
-/// transcript has one snapshot per version (these tests also run in a cgroup v2 VM).
+/// `v1` or `v2`, from the narration's first line: the two print different files, so
+/// each transcript has one snapshot per version (these tests also run in a cgroup v2
+/// VM).
 fn version_of(run: &Run) -> &'static str {
     if run.stderr.contains("cgroup v2") {
         "v2"

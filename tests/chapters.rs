@@ -1,35 +1,39 @@
 //! Every command a chapter asks you to type works when you paste it, as you.
 //!
-//! The convention the chapters follow (the introduction tells the reader in one sentence):
+//! The convention the chapters follow (the introduction tells the reader in one
+//! sentence):
 //!
-//! - A command for you to type is a line of a ```sh block: one command per line, `#` starts a
-//!   comment, a line that ends in `\` goes on on the next. A line that ends in `# cgroup v1`
-//!   or `# cgroup v2` is for machines with that cgroup version only.
-//! - A word in angle brackets is a value you read off your screen: `<pid>` the container's
-//!   pid on the host, `<dir>` its cgroup directory, `<your machine's address>` an address of
-//!   the host.
-//! - Code in the prose is not for pasting as it is. It names a command a block holds, or it is
-//!   the answer to an exercise that needs your code first, or a repair for a machine in a bad
-//!   state (`sudo umount /proc`).
+//! - A command for you to type is a line of a ```sh block: one command per line, `#`
+//!   starts a comment, a line that ends in `\` goes on on the next. A line that ends
+//!   in `# cgroup v1` or `# cgroup v2` is for machines with that cgroup version
+//!   only.
+//! - A word in angle brackets is a value you read off your screen: `<pid>` the
+//!   container's pid on the host, `<dir>` its cgroup directory, `<your machine's
+//!   address>` an address of the host.
+//! - Code in the prose is not for pasting as it is. It names a command a block
+//!   holds, or it is the answer to an exercise that needs your code first, or a
+//!   repair for a machine in a bad state (`sudo umount /proc`).
 //!
-//! So this test reads every ```sh block of the introduction and of `lessons/*/README.md`, and
-//! types each line into a terminal, the way you would:
+//! So this test reads every ```sh block of the introduction and of
+//! `lessons/*/README.md`, and types each line into a terminal, the way you would:
 //!
-//! - as you: the user behind sudo when the tests run through sudo (`cargo test` as an
-//!   ordinary user), or root when they run as root (CI). Either way with
-//!   `PATH=/usr/local/bin:/usr/bin:/bin` and the directory of your cargo, as on Debian, where
-//!   only root's PATH has /usr/sbin and /sbin;
-//! - into real terminals: `script` gives each shell a pseudo-terminal, as a terminal window
-//!   does, so shells are interactive and sudo behaves as it does for you;
-//! - with a `cargo` that does what `cargo run` does, minus the build (the binaries are built
-//!   already, and a cargo started inside `cargo test` would wait for the build directory's lock
-//!   forever). The lines themselves are typed exactly as the chapter writes them;
-//! - for chapters 06 and 07, whose commands make a bridge and NAT rules, in a network of the
-//!   test's own (see [`Sandbox`]), so that your machine's network never sees them.
+//! - as you: the user behind sudo when the tests run through sudo (`cargo test` as
+//!   an ordinary user), or root when they run as root (CI). Either way with
+//!   `PATH=/usr/local/bin:/usr/bin:/bin` and the directory of your cargo, as on
+//!   Debian, where only root's PATH has /usr/sbin and /sbin;
+//! - into real terminals: `script` gives each shell a pseudo-terminal, as a terminal
+//!   window does, so shells are interactive and sudo behaves as it does for you;
+//! - with a `cargo` that does what `cargo run` does, minus the build (the binaries
+//!   are built already, and a cargo started inside `cargo test` would wait for the
+//!   build directory's lock forever). The lines themselves are typed exactly as the
+//!   chapter writes them;
+//! - for chapters 06 and 07, whose commands make a bridge and NAT rules, in a
+//!   network of the test's own (see [`Sandbox`]), so that your machine's network
+//!   never sees them.
 //!
-//! Which terminal each block goes to, and what the chapter says it prints, is the chapter's
-//! plan, at the end of this file. Blocks are numbered from 1 in each chapter, and the
-//! commands of a block from 1.
+//! Which terminal each block goes to, and what the chapter says it prints, is the
+//! chapter's plan, at the end of this file. Blocks are numbered from 1 in each
+//! chapter, and the commands of a block from 1.
 
 mod common;
 
@@ -134,8 +138,9 @@ fn cgroup_version_of(command: &str) -> Option<&'static str> {
         .find(|version| command.ends_with(&format!("# cgroup {version}")))
 }
 
-/// The cgroup version of this machine, as the chapter's `stat -fc %T /sys/fs/cgroup` tells
-/// it: v2 when /sys/fs/cgroup is a cgroup2 filesystem, v1 (or hybrid) otherwise.
+/// The cgroup version of this machine, as the chapter's `stat -fc %T /sys/fs/cgroup`
+/// tells it: v2 when /sys/fs/cgroup is a cgroup2 filesystem, v1 (or hybrid)
+/// otherwise.
 fn cgroup_version_here() -> &'static str {
     let fs = nix::sys::statfs::statfs("/sys/fs/cgroup").unwrap();
     if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
@@ -157,8 +162,8 @@ const THIRD: usize = 3;
 #[derive(Clone, Debug)]
 struct Step {
     what: Do,
-    /// The chapter the block is in, if not the one the plan is for (a chapter that says
-    /// "repeat the experiment of chapter 04").
+    /// The chapter the block is in, if not the one the plan is for (a chapter that
+    /// says "repeat the experiment of chapter 04").
     from: Option<&'static str>,
     /// The block, from 1 (0 for the steps that type nothing).
     block: usize,
@@ -170,10 +175,12 @@ struct Step {
 enum Do {
     /// Type the block's commands one by one; each runs to its end.
     Run,
-    /// The same, but its last command starts a program that stays in the foreground (a
-    /// container's shell, `sleep 60`): what is typed next into that terminal goes to it.
+    /// The same, but its last command starts a program that stays in the foreground
+    /// (a container's shell, `sleep 60`): what is typed next into that terminal goes
+    /// to it.
     Start(Ready),
-    /// The chapter's cleanup: run like `Run`, and also when the test fails before it.
+    /// The chapter's cleanup: run like `Run`, and also when the test fails before
+    /// it.
     Cleanup,
     /// The program in the foreground of the terminal ends by itself.
     WaitForEnd,
@@ -194,8 +201,8 @@ enum Ready {
     Running,
 }
 
-/// What the chapter says a command does. Every command must exit with 0 unless its step
-/// says otherwise.
+/// What the chapter says a command does. Every command must exit with 0 unless its
+/// step says otherwise.
 #[derive(Clone, Debug)]
 enum Expect {
     /// The command (numbered from 1 in its block) exits with this code.
@@ -312,8 +319,9 @@ impl Reader {
         self.name == "root"
     }
 
-    /// The environment of your terminal: a Debian PATH, with no /usr/sbin or /sbin, and the
-    /// directory of the cargo that built this test (rustup puts it in ~/.cargo/bin).
+    /// The environment of your terminal: a Debian PATH, with no /usr/sbin or /sbin,
+    /// and the directory of the cargo that built this test (rustup puts it in
+    /// ~/.cargo/bin).
     fn environment(&self) -> Vec<(String, String)> {
         let cargo_dir = Path::new(env!("CARGO")).parent().unwrap().display();
         let path = format!("/usr/local/bin:/usr/bin:/bin:{cargo_dir}");
@@ -325,7 +333,8 @@ impl Reader {
             ("PATH", path.as_str()),
             ("SHELL", "/bin/bash"),
             ("LANG", "C.UTF-8"),
-            // No colours, no full-screen programs: the test reads what a terminal shows.
+            // No colours, no full-screen programs: the test reads what a terminal
+            // shows.
             ("TERM", "dumb"),
         ]
         .iter()
@@ -356,8 +365,9 @@ fn binary(name: &str) -> &'static str {
 
 impl Setting {
     fn new(network: Network) -> Setting {
-        // The working directory holds target/debug/ with links to the binaries this test was
-        // built with, so that `target/debug/05-user` means what it means in your clone.
+        // The working directory holds target/debug/ with links to the binaries this
+        // test was built with, so that `target/debug/05-user` means what it means in
+        // your clone.
         let directory = TempDir::new("chapters");
         let debug = directory.path.join("target/debug");
         std::fs::create_dir_all(&debug).unwrap();
@@ -374,17 +384,21 @@ impl Setting {
         }
     }
 
-    /// A command that runs `program` as you, in the chapter's network, in your environment.
+    /// A command that runs `program` as you, in the chapter's network, in your
+    /// environment.
     fn as_reader(&self, program: &[&str]) -> Command {
         let mut words: Vec<String> = Vec::new();
         if let Some(sandbox) = &self.sandbox {
             let holder = sandbox.holder.pid().to_string();
             words.extend(
-                ["nsenter", "--target", &holder, "--net", "--mount", "--"].map(String::from),
+                ["nsenter", "--target", &holder, "--net", "--mount", "--"]
+                    .map(String::from),
             );
         }
         if !self.reader.is_root() {
-            words.extend(["runuser", "-u", &self.reader.name, "--"].map(String::from));
+            words.extend(
+                ["runuser", "-u", &self.reader.name, "--"].map(String::from),
+            );
         }
         words.extend(["env", "-i"].map(String::from));
         for (name, value) in self.reader.environment() {
@@ -396,9 +410,9 @@ impl Setting {
         command
     }
 
-    /// What the commands need in your shell: no prompt, no echo (so that what the terminal
-    /// shows is only what the commands print), the working directory, the `cargo` below, and
-    /// a line after each command with its exit code.
+    /// What the commands need in your shell: no prompt, no echo (so that what the
+    /// terminal shows is only what the commands print), the working directory, the
+    /// `cargo` below, and a line after each command with its exit code.
     fn shell_setup(&self) -> String {
         let directory = self.directory.path.display();
         let binaries = self.directory.path.join("target/debug");
@@ -411,8 +425,9 @@ impl Setting {
     }
 }
 
-/// `cargo`, as a shell function: `cargo run [-q] --bin NAME [-- ARGS]` runs the built binary
-/// through `scripts/as-root`, as Cargo's runner does; `cargo build` has nothing left to do.
+/// `cargo`, as a shell function: `cargo run [-q] --bin NAME [-- ARGS]` runs the
+/// built binary through `scripts/as-root`, as Cargo's runner does; `cargo build` has
+/// nothing left to do.
 fn cargo_function(as_root: &Path, binaries: &Path) -> String {
     let (as_root, binaries) = (as_root.display(), binaries.display());
     format!(
@@ -436,11 +451,12 @@ enum Network {
     Sandbox,
 }
 
-/// Chapters 06 and 07 make a bridge, NAT rules and leases with the lessons' defaults. Done on
-/// your machine's real network, that would leave a bridge behind and could break it, so the
-/// test plays the host in a network namespace of its own, as tests/net.rs does, with a mount
-/// namespace of its own where /run (the lessons' leases, `ip netns` names) is a fresh tmpfs.
-/// Like a host, it has `lo` up and an `eth0`, with a documentation address.
+/// Chapters 06 and 07 make a bridge, NAT rules and leases with the lessons'
+/// defaults. Done on your machine's real network, that would leave a bridge behind
+/// and could break it, so the test plays the host in a network namespace of its own,
+/// as tests/net.rs does, with a mount namespace of its own where /run (the lessons'
+/// leases, `ip netns` names) is a fresh tmpfs. Like a host, it has `lo` up and an
+/// `eth0`, with a documentation address.
 struct Sandbox {
     holder: Started,
 }
@@ -466,8 +482,11 @@ impl Sandbox {
         let errors = read_in_background(holder.child.stderr.take().unwrap());
         // Ready when the setup is done and `sleep` holds the namespaces.
         let deadline = Instant::now() + RUN_LIMIT;
-        while program_of(holder.pid().as_raw()).is_none_or(|p| !p.ends_with("sleep")) {
-            if holder.child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+        while program_of(holder.pid().as_raw()).is_none_or(|p| !p.ends_with("sleep"))
+        {
+            if holder.child.try_wait().unwrap().is_some()
+                || Instant::now() > deadline
+            {
                 let said = errors.recv_timeout(Duration::from_secs(1));
                 panic!(
                     "the network sandbox did not start: {}",
@@ -484,9 +503,9 @@ impl Sandbox {
 // Terminals.
 
 /// A line with the exit code, printed after each command: by `PROMPT_COMMAND` in the
-/// terminal's own bash, and by a command the test types after each line it types into a shell
-/// inside a container. The commands write the marker in two halves, so that their own text,
-/// should a terminal echo it, never looks like one.
+/// terminal's own bash, and by a command the test types after each line it types
+/// into a shell inside a container. The commands write the marker in two halves, so
+/// that their own text, should a terminal echo it, never looks like one.
 const OUTER: &str = "__chapters_outer__";
 const INNER: &str = "__chapters_inner__";
 const INNER_MARKER: &str = r#"printf '\n%s%s %s\n' __chapters _inner__ "$?""#;
@@ -496,7 +515,8 @@ const INNER_MARKER: &str = r#"printf '\n%s%s %s\n' __chapters _inner__ "$?""#;
 struct Outcome {
     code: i32,
     output: Vec<String>,
-    /// The program in the foreground (a container's shell) ended: `exit`, or it died.
+    /// The program in the foreground (a container's shell) ended: `exit`, or it
+    /// died.
     foreground_ended: bool,
     /// It had not ended when the test gave up waiting.
     timed_out: bool,
@@ -510,7 +530,8 @@ struct Foreground {
     prompt_off: bool,
 }
 
-/// A terminal window with your shell in it: a bash in a pseudo-terminal, made by `script`.
+/// A terminal window with your shell in it: a bash in a pseudo-terminal, made by
+/// `script`.
 struct Terminal {
     number: usize,
     started: Started,
@@ -523,8 +544,12 @@ struct Terminal {
 
 impl Terminal {
     fn open(number: usize, setting: &Setting) -> Terminal {
-        let mut command =
-            setting.as_reader(&["script", "-qfc", "bash --norc --noprofile", "/dev/null"]);
+        let mut command = setting.as_reader(&[
+            "script",
+            "-qfc",
+            "bash --norc --noprofile",
+            "/dev/null",
+        ]);
         let (reader, writer) = nix::unistd::pipe().unwrap();
         let writer2 = writer.as_fd().try_clone_to_owned().unwrap();
         command
@@ -532,7 +557,8 @@ impl Terminal {
             .stdout(Stdio::from(writer))
             .stderr(Stdio::from(writer2));
         let mut started = process::start(&mut command);
-        // Our copies of the pipe's write end must go, or the reader never sees its end.
+        // Our copies of the pipe's write end must go, or the reader never sees its
+        // end.
         drop(command);
         let input = started.child.stdin.take().unwrap();
         let screen = Screen::new(File::from(reader));
@@ -559,10 +585,14 @@ impl Terminal {
         self.input.flush().unwrap();
     }
 
-    /// Reads what the terminal shows until a marker line comes: `wanted`, or the terminal
-    /// shell's own, which means that whatever ran in its foreground has ended. If none comes
-    /// within `limit`: what the terminal showed meanwhile.
-    fn read_until_marker(&mut self, wanted: &str, limit: Duration) -> Result<Outcome, Vec<String>> {
+    /// Reads what the terminal shows until a marker line comes: `wanted`, or the
+    /// terminal shell's own, which means that whatever ran in its foreground has
+    /// ended. If none comes within `limit`: what the terminal showed meanwhile.
+    fn read_until_marker(
+        &mut self,
+        wanted: &str,
+        limit: Duration,
+    ) -> Result<Outcome, Vec<String>> {
         let deadline = Instant::now() + limit;
         let mut output = Vec::new();
         loop {
@@ -589,15 +619,16 @@ impl Terminal {
         }
     }
 
-    /// Types a command and waits for it to end. In a container's shell in the foreground, the
-    /// test types the inner marker after it (and, once, switches the shell's prompt off).
+    /// Types a command and waits for it to end. In a container's shell in the
+    /// foreground, the test types the inner marker after it (and, once, switches the
+    /// shell's prompt off).
     fn run(&mut self, text: &str) -> Outcome {
         let Some(prompt_off) = self.foreground.as_ref().map(|f| f.prompt_off) else {
             self.type_line(text);
             return self.read_or_time_out(OUTER);
         };
-        // A line for the container's shell must never reach the terminal's own shell: it
-        // would run on the host.
+        // A line for the container's shell must never reach the terminal's own
+        // shell: it would run on the host.
         assert!(
             self.container().is_some(),
             "terminal {}: nothing runs in the foreground to type {text:?} into",
@@ -610,7 +641,8 @@ impl Terminal {
             self.foreground.as_mut().unwrap().prompt_off = true;
         }
         self.type_line(text);
-        // `exit` ends the shell: the next marker is the terminal's own, with its exit code.
+        // `exit` ends the shell: the next marker is the terminal's own, with its
+        // exit code.
         if text != "exit" {
             self.type_line(INNER_MARKER);
         }
@@ -621,8 +653,8 @@ impl Terminal {
         outcome
     }
 
-    /// Waits up to [`RUN_LIMIT`] for a marker; a command still running then (waiting for
-    /// input, say) is reported as such by the check.
+    /// Waits up to [`RUN_LIMIT`] for a marker; a command still running then (waiting
+    /// for input, say) is reported as such by the check.
     fn read_or_time_out(&mut self, marker: &str) -> Outcome {
         self.read_until_marker(marker, RUN_LIMIT)
             .unwrap_or_else(|output| Outcome {
@@ -642,8 +674,11 @@ impl Terminal {
         });
         let deadline = Instant::now() + RUN_LIMIT;
         while !self.is_ready(ready) {
-            // Whatever it printed so far; the terminal's marker means it has ended already.
-            if let Ok(outcome) = self.read_until_marker(OUTER, Duration::from_millis(20)) {
+            // Whatever it printed so far; the terminal's marker means it has ended
+            // already.
+            if let Ok(outcome) =
+                self.read_until_marker(OUTER, Duration::from_millis(20))
+            {
                 panic!(
                     "terminal {}: {text:?} ended at once, with {}:\n{}",
                     self.number,
@@ -667,7 +702,9 @@ impl Terminal {
     fn is_ready(&self, ready: Ready) -> bool {
         match ready {
             Ready::Container => self.container().is_some(),
-            Ready::Listening(port) => self.container().is_some_and(|c| listens_on(c, port)),
+            Ready::Listening(port) => {
+                self.container().is_some_and(|c| listens_on(c, port))
+            }
             Ready::Running => !process::children_of(self.shell).is_empty(),
         }
     }
@@ -684,8 +721,9 @@ impl Terminal {
         outcome
     }
 
-    /// Stops the program in the foreground. A container is killed, as by a second Ctrl-C:
-    /// its lesson then cleans up (veth, cgroup, lease) and ends. Anything else is killed.
+    /// Stops the program in the foreground. A container is killed, as by a second
+    /// Ctrl-C: its lesson then cleans up (veth, cgroup, lease) and ends. Anything
+    /// else is killed.
     fn stop(&mut self) -> Outcome {
         match self.container() {
             Some(container) => {
@@ -716,12 +754,15 @@ impl Terminal {
         assert_eq!(code, 0, "terminal {} did not close cleanly", self.number);
     }
 
-    /// Kills everything in the terminal, the containers first so that their lessons clean up.
+    /// Kills everything in the terminal, the containers first so that their lessons
+    /// clean up.
     fn kill_everything(&mut self) {
         if let Some(container) = self.container() {
             let _ = kill(container, Signal::SIGKILL);
             let deadline = Instant::now() + Duration::from_secs(10);
-            while !process::children_of(self.shell).is_empty() && Instant::now() < deadline {
+            while !process::children_of(self.shell).is_empty()
+                && Instant::now() < deadline
+            {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -835,9 +876,10 @@ fn namespaces_of(pid: i32) -> Vec<Option<u64>> {
         .collect()
 }
 
-/// The container running below a shell: the first process below it that is in namespaces
-/// of its own and runs its command already (a lesson's child runs the lesson's program until
-/// it calls `exec`; so does `unshare` until it execs the shell).
+/// The container running below a shell: the first process below it that is in
+/// namespaces of its own and runs its command already (a lesson's child runs the
+/// lesson's program until it calls `exec`; so does `unshare` until it execs the
+/// shell).
 fn container_below(shell: Pid) -> Option<Pid> {
     let ours = namespaces_of(shell.as_raw());
     descendants(shell)
@@ -845,7 +887,9 @@ fn container_below(shell: Pid) -> Option<Pid> {
         .filter(|p| p.state != 'Z')
         .find(|p| {
             let program = program_of(p.pid);
-            program.is_some() && program != program_of(p.parent) && namespaces_of(p.pid) != ours
+            program.is_some()
+                && program != program_of(p.parent)
+                && namespaces_of(p.pid) != ours
         })
         .map(|p| Pid::from_raw(p.pid))
 }
@@ -860,7 +904,8 @@ fn kill_all_below(top: Pid) {
 fn listens_on(pid: Pid, port: u16) -> bool {
     let local = format!(":{port:04X}");
     ["tcp", "tcp6"].iter().any(|table| {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}"))
+            .unwrap_or_default();
         // Columns: sl, local address, remote address, state (0A: listening), …
         text.lines().skip(1).any(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -869,13 +914,14 @@ fn listens_on(pid: Pid, port: u16) -> bool {
     })
 }
 
-/// `<dir>` in a line about `<dir>/memory.current`: the container's cgroup directory that
-/// holds that file. On v1 each controller has a tree of its own, and the file's name starts
-/// with its controller's.
+/// `<dir>` in a line about `<dir>/memory.current`: the container's cgroup directory
+/// that holds that file. On v1 each controller has a tree of its own, and the file's
+/// name starts with its controller's.
 fn cgroup_dir(container: Pid, text: &str) -> String {
     let file = text.split("<dir>/").nth(1).unwrap_or("");
     let controller = file.split('.').next().unwrap();
-    let cgroups = std::fs::read_to_string(format!("/proc/{container}/cgroup")).unwrap();
+    let cgroups =
+        std::fs::read_to_string(format!("/proc/{container}/cgroup")).unwrap();
     // Lines are `ID:CONTROLLERS:PATH`; on v2 there is one, `0::PATH`.
     for line in cgroups.lines() {
         let mut fields = line.splitn(3, ':');
@@ -908,8 +954,9 @@ fn v1_mount_point(controller: &str) -> String {
     panic!("no cgroup v1 tree has the {controller} controller");
 }
 
-/// `pidof NAME` finds every process of that name on the machine. A line that kills what it
-/// finds must find only what this test started: a lesson of another test would die too.
+/// `pidof NAME` finds every process of that name on the machine. A line that kills
+/// what it finds must find only what this test started: a lesson of another test
+/// would die too.
 fn check_pidof_finds_only_ours(text: &str, shells: &[Pid]) {
     let Some(rest) = text.split("pidof ").nth(1) else {
         return;
@@ -921,7 +968,8 @@ fn check_pidof_finds_only_ours(text: &str, shells: &[Pid]) {
         .map(|p| p.pid)
         .collect();
     for pid in host_pids() {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let comm =
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         assert!(
             comm.trim() != name || ours.contains(&pid),
             "another {name} runs (pid {pid}), not started by this test: the chapter's \
@@ -953,8 +1001,8 @@ struct ChapterRun {
     terminals: BTreeMap<usize, Terminal>,
     /// The terminals in the order their foreground programs started.
     started: Vec<usize>,
-    /// The chapter's cleanup commands not run yet, with their chapters: run even when the
-    /// test fails.
+    /// The chapter's cleanup commands not run yet, with their chapters: run even
+    /// when the test fails.
     cleanups: Vec<(&'static str, Typed)>,
 }
 
@@ -1011,7 +1059,12 @@ impl ChapterRun {
             }
             Do::Stop => {
                 let outcome = self.terminal(step.terminal).stop();
-                self.check(step, 1, "(the program started in it, stopped)", &outcome);
+                self.check(
+                    step,
+                    1,
+                    "(the program started in it, stopped)",
+                    &outcome,
+                );
             }
             Do::Pause(time) => std::thread::sleep(time),
         }
@@ -1020,8 +1073,8 @@ impl ChapterRun {
     fn type_block(&mut self, step: &Step, last_starts: bool) {
         let commands = block_of(self.path, step);
         let version = cgroup_version_here();
-        // A block that starts a program is typed at your shell: you would leave what still
-        // runs in that terminal first.
+        // A block that starts a program is typed at your shell: you would leave what
+        // still runs in that terminal first.
         let terminal = self.terminal(step.terminal);
         if last_starts && terminal.foreground.is_some() {
             terminal.stop();
@@ -1038,8 +1091,9 @@ impl ChapterRun {
                 let outcome = self.terminal(step.terminal).run(&text);
                 if matches!(step.what, Do::Cleanup) {
                     let chapter = step.chapter(self.path);
-                    self.cleanups
-                        .retain(|(c, done)| (*c, done.line) != (chapter, typed.line));
+                    self.cleanups.retain(|(c, done)| {
+                        (*c, done.line) != (chapter, typed.line)
+                    });
                 }
                 self.check(step, index + 1, &text, &outcome);
             }
@@ -1073,9 +1127,9 @@ impl ChapterRun {
     fn fill_in(&self, text: &str) -> String {
         let mut text = text.to_string();
         if text.contains("<pid>") || text.contains("<dir>") {
-            let container = self
-                .latest_container()
-                .unwrap_or_else(|| panic!("{text:?} needs a running container; none runs"));
+            let container = self.latest_container().unwrap_or_else(|| {
+                panic!("{text:?} needs a running container; none runs")
+            });
             if text.contains("<dir>") {
                 text = text.replace("<dir>", &cgroup_dir(container, &text));
             }
@@ -1093,8 +1147,8 @@ impl ChapterRun {
 
     /// Checks a command's outcome against what the chapter says.
     fn check(&self, step: &Step, command: usize, text: &str, outcome: &Outcome) {
-        // A program you stop ends as it ends; everything else ends with 0 unless the chapter
-        // says otherwise.
+        // A program you stop ends as it ends; everything else ends with 0 unless the
+        // chapter says otherwise.
         let mut expected_code = match step.what {
             Do::Stop => None,
             _ => Some(0),
@@ -1105,22 +1159,33 @@ impl ChapterRun {
             match *expect {
                 Expect::Exits(n, code) if n == command => expected_code = Some(code),
                 Expect::PrintsLine(n, wanted)
-                    if n == command && !outcome.output.iter().any(|l| l.trim() == wanted) =>
+                    if n == command
+                        && !outcome.output.iter().any(|l| l.trim() == wanted) =>
                 {
-                    problems.push(format!("the chapter says it prints the line {wanted:?}"))
+                    problems.push(format!(
+                        "the chapter says it prints the line {wanted:?}"
+                    ))
                 }
-                Expect::Prints(n, wanted) if n == command && !printed.contains(wanted) => {
+                Expect::Prints(n, wanted)
+                    if n == command && !printed.contains(wanted) =>
+                {
                     problems.push(format!("the chapter says it prints {wanted:?}"))
                 }
-                Expect::DoesNotPrint(n, unwanted) if n == command && printed.contains(unwanted) => {
-                    problems.push(format!("the chapter says it does not print {unwanted:?}"))
+                Expect::DoesNotPrint(n, unwanted)
+                    if n == command && printed.contains(unwanted) =>
+                {
+                    problems.push(format!(
+                        "the chapter says it does not print {unwanted:?}"
+                    ))
                 }
                 _ => {}
             }
         }
         if outcome.timed_out {
             problems.insert(0, format!("it was still running after {RUN_LIMIT:?}"));
-        } else if let Some(expected) = expected_code.filter(|&code| code != outcome.code) {
+        } else if let Some(expected) =
+            expected_code.filter(|&code| code != outcome.code)
+        {
             problems.insert(
                 0,
                 format!("it exited with {}, not {expected}", outcome.code),
@@ -1142,8 +1207,8 @@ impl ChapterRun {
         }
     }
 
-    /// Where a command is, in words: chapter, line, block, terminal, and the command as the
-    /// chapter writes it and as the test typed it.
+    /// Where a command is, in words: chapter, line, block, terminal, and the command
+    /// as the chapter writes it and as the test typed it.
     fn place(&self, step: &Step, command: usize, typed: &str) -> String {
         let chapter = step.chapter(self.path);
         let written = sh_blocks(chapter)
@@ -1186,8 +1251,8 @@ impl ChapterRun {
 }
 
 impl Drop for ChapterRun {
-    /// After a failure: stop everything, then run the chapter's cleanup that did not run, so
-    /// that the host is as it was (the host guard checks it next).
+    /// After a failure: stop everything, then run the chapter's cleanup that did not
+    /// run, so that the host is as it was (the host guard checks it next).
     fn drop(&mut self) {
         for terminal in self.terminals.values_mut() {
             terminal.kill_everything();
@@ -1250,9 +1315,9 @@ fn chapter_07_cgroups(_host: HostGuard) {
     run_chapter("lessons/07-cgroups/README.md", Network::Sandbox);
 }
 
-/// Every ```sh block of every chapter is typed by the chapter's plan, or is listed in
-/// `NOT_RUN` with the reason; and no step names a block that does not exist. (Needs no root:
-/// it only reads.)
+/// Every ```sh block of every chapter is typed by the chapter's plan, or is listed
+/// in `NOT_RUN` with the reason; and no step names a block that does not exist.
+/// (Needs no root: it only reads.)
 #[test]
 fn every_block_has_a_place_in_a_plan() {
     let mut problems = Vec::new();
@@ -1273,7 +1338,8 @@ fn every_block_has_a_place_in_a_plan() {
             let typed = plan
                 .iter()
                 .any(|s| s.types_a_block() && s.from.is_none() && s.block == number);
-            let not_run = NOT_RUN.iter().any(|&(c, b, _)| c == chapter && b == number);
+            let not_run =
+                NOT_RUN.iter().any(|&(c, b, _)| c == chapter && b == number);
             if !typed && !not_run {
                 problems.push(format!(
                     "{chapter}: block {number} (line {}) is in no step of the plan",
@@ -1282,15 +1348,16 @@ fn every_block_has_a_place_in_a_plan() {
             }
         }
     }
-    let mut on_disk: Vec<String> = std::fs::read_dir(Path::new(ROOT).join("lessons"))
-        .unwrap()
-        .map(|e| {
-            format!(
-                "lessons/{}/README.md",
-                e.unwrap().file_name().to_string_lossy()
-            )
-        })
-        .collect();
+    let mut on_disk: Vec<String> =
+        std::fs::read_dir(Path::new(ROOT).join("lessons"))
+            .unwrap()
+            .map(|e| {
+                format!(
+                    "lessons/{}/README.md",
+                    e.unwrap().file_name().to_string_lossy()
+                )
+            })
+            .collect();
     on_disk.sort();
     for chapter in on_disk {
         if !CHAPTERS.contains(&chapter.as_str()) {
@@ -1300,11 +1367,13 @@ fn every_block_has_a_place_in_a_plan() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Each chapter's plan: which terminal each block goes to, and what the chapter says its
-/// commands print or how they exit.
+/// Each chapter's plan: which terminal each block goes to, and what the chapter says
+/// its commands print or how they exit.
 fn plan(chapter: &str) -> Vec<Step> {
     match chapter {
-        "book/src/introduction.md" => vec![run(1, FIRST).prints_line(1, "container")],
+        "book/src/introduction.md" => {
+            vec![run(1, FIRST).prints_line(1, "container")]
+        }
         "lessons/00-doctor/README.md" => {
             vec![run(1, FIRST).prints(1, "Every lesson can work here")]
         }
@@ -1344,7 +1413,8 @@ fn plan(chapter: &str) -> Vec<Step> {
             run(7, FIRST).exits(1, 1).prints(1, "No such process"),
         ],
         "lessons/04-mnt/README.md" => vec![
-            // Try it yourself: the host is the first terminal, the container the second.
+            // Try it yourself: the host is the first terminal, the container the
+            // second.
             run(1, FIRST),
             start(2, SECOND),
             run(3, SECOND),
@@ -1354,8 +1424,9 @@ fn plan(chapter: &str) -> Vec<Step> {
             run(7, SECOND),
             run(8, SECOND).prints(1, "shared:"),
             run(9, FIRST).prints(1, "shared:"),
-            // An interactive sh that is PID 1 of its own PID namespace cannot give the
-            // terminal back to a process group it cannot see: it says so and exits with 2.
+            // An interactive sh that is PID 1 of its own PID namespace cannot give
+            // the terminal back to a process group it cannot see: it says so and
+            // exits with 2.
             run(10, SECOND).exits(1, 2),
             // Still there after the container exited.
             run(11, FIRST).prints(1, "from-container"),
@@ -1392,7 +1463,8 @@ fn plan(chapter: &str) -> Vec<Step> {
             run(14, SECOND).prints(1, "100000").prints(1, "100001"),
             stop(FIRST),
             cleanup(15, SECOND),
-            // Exercise 3: chapter 04's experiment, with this lesson as the container.
+            // Exercise 3: chapter 04's experiment, with this lesson as the
+            // container.
             run(1, FIRST).from("lessons/04-mnt/README.md"),
             start(16, SECOND),
             run(3, SECOND).from("lessons/04-mnt/README.md"),
@@ -1420,7 +1492,8 @@ fn plan(chapter: &str) -> Vec<Step> {
             // --nat.
             start(7, FIRST),
             run(8, SECOND).prints(1, "masquerade"),
-            // --publish: through the host's address, not through 127.0.0.1 (curl: 28, timeout).
+            // --publish: through the host's address, not through 127.0.0.1 (curl:
+            // 28, timeout).
             start_when(Ready::Listening(8000), 9, FIRST),
             run(10, SECOND).prints(1, "Directory listing").exits(2, 28),
             // Exercise 1, with the server's container running.
@@ -1436,7 +1509,8 @@ fn plan(chapter: &str) -> Vec<Step> {
         "lessons/07-cgroups/README.md" => vec![
             run(1, FIRST),
             run(2, FIRST),
-            // Watch the memory: 40 MiB fit, 100 MiB are killed, and the kernel counts it.
+            // Watch the memory: 40 MiB fit, 100 MiB are killed, and the kernel
+            // counts it.
             start(3, FIRST),
             run(4, SECOND),
             run(5, FIRST).prints(1, "allocated 40 MiB").exits(2, 137),
@@ -1446,7 +1520,8 @@ fn plan(chapter: &str) -> Vec<Step> {
             run(7, FIRST).exits(1, 137),
             run(8, FIRST).prints(1, "wall"),
             run(9, FIRST).prints(1, "wall"),
-            // Too many processes: the shell cannot fork (2), and the cgroup holds 20.
+            // Too many processes: the shell cannot fork (2), and the cgroup holds
+            // 20.
             start(10, FIRST),
             run(11, FIRST).exits(1, 2).prints(1, "fork"),
             run(12, SECOND).prints(1, "20"),

@@ -1,9 +1,9 @@
-//! The doctor: what it reports matches what the machine really has, a namespace type turned
-//! off is named with its setting (and the lessons it spoils really fail), an ordinary user is
-//! told which lessons need root, and the machine is left as it was.
+//! The doctor: what it reports matches what the machine really has, a namespace type
+//! turned off is named with its setting (and the lessons it spoils really fail), an
+//! ordinary user is told which lessons need root, and the machine is left as it was.
 //!
-//! Every test takes the host exclusively: it compares the host's network links and /tmp
-//! before and after, which other tests' containers would change meanwhile.
+//! Every test takes the host exclusively: it compares the host's network links and
+//! /tmp before and after, which other tests' containers would change meanwhile.
 
 mod common;
 
@@ -17,8 +17,9 @@ fn doctor() -> &'static str {
     env!("CARGO_BIN_EXE_doctor")
 }
 
-/// Runs a command to the end. Without SUDO_UID, as a student's root shell would be: the
-/// doctor then tries user namespaces as `nobody`, and the report is the same on every run.
+/// Runs a command to the end. Without SUDO_UID, as a student's root shell would be:
+/// the doctor then tries user namespaces as `nobody`, and the report is the same on
+/// every run.
 fn finish(mut command: Command) -> Run {
     let out = command
         .env_remove("SUDO_UID")
@@ -55,8 +56,9 @@ impl Leftovers {
     }
 }
 
-/// Any `nsbox-doctor-*` directory in the cgroup trees, where the doctor makes its test cgroups:
-/// under each tree's root and under our own cgroup in it (a child starts in its parent's).
+/// Any `nsbox-doctor-*` directory in the cgroup trees, where the doctor makes its
+/// test cgroups: under each tree's root and under our own cgroup in it (a child
+/// starts in its parent's).
 fn test_cgroups() -> Vec<String> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
@@ -97,16 +99,16 @@ fn without_leftovers(command: Command) -> Run {
     run
 }
 
-/// The lines of one lesson's verdict: its line in the `lessons` section and the detail lines
-/// (fixes) under it.
+/// The lines of one lesson's verdict: its line in the `lessons` section and the
+/// detail lines (fixes) under it.
 fn verdict(report: &str, lesson: &str) -> String {
     let section = report
         .split("\nlessons\n")
         .nth(1)
         .unwrap_or_else(|| panic!("no lessons section in:\n{report}"));
-    let mut lines = section
-        .lines()
-        .skip_while(|l| !after_mark(l).is_some_and(|r| r.starts_with(&format!("{lesson} "))));
+    let mut lines = section.lines().skip_while(|l| {
+        !after_mark(l).is_some_and(|r| r.starts_with(&format!("{lesson} ")))
+    });
     let first = lines
         .next()
         .unwrap_or_else(|| panic!("no verdict for {lesson} in:\n{report}"));
@@ -137,7 +139,9 @@ fn namespace_line<'a>(report: &'a str, name: &str) -> &'a str {
     let section = report.split("\nnamespaces").nth(1).unwrap();
     section
         .lines()
-        .find(|l| after_mark(l).is_some_and(|r| r.starts_with(&format!("{name:<8} "))))
+        .find(|l| {
+            after_mark(l).is_some_and(|r| r.starts_with(&format!("{name:<8} ")))
+        })
         .unwrap_or_else(|| panic!("no line for {name} namespaces in:\n{report}"))
 }
 
@@ -145,8 +149,8 @@ const NAMESPACE_NAMES: [&str; 8] = [
     "UTS", "IPC", "PID", "mount", "user", "network", "cgroup", "time",
 ];
 
-/// What the machine really has, read here without the doctor's code: v1 when a v1 tree holds
-/// the memory controller (07 needs it, with cpu and pids), else v2.
+/// What the machine really has, read here without the doctor's code: v1 when a v1
+/// tree holds the memory controller (07 needs it, with cpu and pids), else v2.
 fn expected_layout() -> String {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let mut v1_memory = false;
@@ -169,8 +173,8 @@ fn expected_layout() -> String {
     }
 }
 
-/// As root, on this machine (and in the cgroup v2 VM): every check passes, and what it
-/// reports is what the machine has.
+/// As root, on this machine (and in the cgroup v2 VM): every check passes, and what
+/// it reports is what the machine has.
 #[rstest]
 fn every_lesson_works_here(_host_exclusive: HostGuard) {
     let run = without_leftovers(Command::new(doctor()));
@@ -188,9 +192,10 @@ fn every_lesson_works_here(_host_exclusive: HostGuard) {
     for lesson in LESSONS {
         assert_works(report, lesson);
     }
-    // Overlayfs is for the runtime chapter: no lesson needs it, and a kernel may lack it (the
-    // VM's initramfs has no overlay module). The doctor must say what the kernel has: after a
-    // mount was tried, /proc/filesystems lists overlay if, and only if, it worked.
+    // Overlayfs is for the runtime chapter: no lesson needs it, and a kernel may
+    // lack it (the VM's initramfs has no overlay module). The doctor must say what
+    // the kernel has: after a mount was tried, /proc/filesystems lists overlay if,
+    // and only if, it worked.
     let (before, rest) = report.split_once("\noverlayfs").unwrap();
     let overlay = overlay_section(rest);
     let after = &rest[overlay.len()..];
@@ -209,10 +214,13 @@ fn overlay_section(from_heading: &str) -> &str {
     from_heading.split("\n\n").next().unwrap()
 }
 
-/// Runs `program` in a user namespace of the test's own where `user.max_<kind>_namespaces` is 0.
-/// The limit is per user namespace: the host keeps its own.
+/// Runs `program` in a user namespace of the test's own where
+/// `user.max_<kind>_namespaces` is 0. The limit is per user namespace: the host
+/// keeps its own.
 fn with_limit_zero(kind: &str, program: &str, args: &[&str]) -> Command {
-    let script = format!("echo 0 > /proc/sys/user/max_{kind}_namespaces && exec \"$0\" \"$@\"");
+    let script = format!(
+        "echo 0 > /proc/sys/user/max_{kind}_namespaces && exec \"$0\" \"$@\""
+    );
     let mut command = Command::new("unshare");
     command
         .args(["--user", "--map-root-user", "sh", "-c", &script, program])
@@ -220,9 +228,9 @@ fn with_limit_zero(kind: &str, program: &str, args: &[&str]) -> Command {
     command
 }
 
-/// With a namespace type turned off, the doctor marks it ✗ and names the setting, in the
-/// namespace's line and in the fix of every lesson that needs it; the other lessons still
-/// work. Then the lessons themselves, run the same way, agree with it.
+/// With a namespace type turned off, the doctor marks it ✗ and names the setting, in
+/// the namespace's line and in the fix of every lesson that needs it; the other
+/// lessons still work. Then the lessons themselves, run the same way, agree with it.
 #[rstest]
 #[case::uts("uts", "UTS", &LESSONS)]
 #[case::net("net", "network", &["06-net", "07-cgroups"])]
@@ -256,8 +264,9 @@ fn a_namespace_type_turned_off_is_named(
         }
     }
     assert_eq!(std::fs::read_to_string(&limit_file).unwrap(), host_limit);
-    // The doctor's word against the lessons': the first lesson it says fails does fail, and
-    // the first it says works does work, in the same kind of user namespace.
+    // The doctor's word against the lessons': the first lesson it says fails does
+    // fail, and the first it says works does work, in the same kind of user
+    // namespace.
     let first_failing = failing[0];
     let lesson = finish(with_limit_zero(
         kind,
@@ -266,13 +275,14 @@ fn a_namespace_type_turned_off_is_named(
     ));
     assert_eq!(lesson.code, 125, "{first_failing}: {}", lesson.stderr);
     if let Some(working) = LESSONS.iter().find(|l| !failing.contains(l)) {
-        let lesson = finish(with_limit_zero(kind, bin(working), &["--quiet", "true"]));
+        let lesson =
+            finish(with_limit_zero(kind, bin(working), &["--quiet", "true"]));
         assert_eq!(lesson.code, 0, "{working}: {}", lesson.stderr);
     }
 }
 
-/// Run by an ordinary user: every lesson but 05 is reported as needing root, with the fix;
-/// nothing crashes, and the exit status says not every lesson can work.
+/// Run by an ordinary user: every lesson but 05 is reported as needing root, with
+/// the fix; nothing crashes, and the exit status says not every lesson can work.
 #[rstest]
 fn an_ordinary_user_is_told_what_needs_root(_host_exclusive: HostGuard) {
     let dir = TempDir::new("doctor");
@@ -312,7 +322,8 @@ fn an_ordinary_user_is_told_what_needs_root(_host_exclusive: HostGuard) {
         };
         assert!(verdict.contains(&fix), "{verdict}");
     }
-    // 05 is for ordinary users, and they may make user namespaces here (tests/user.rs).
+    // 05 is for ordinary users, and they may make user namespaces here
+    // (tests/user.rs).
     assert_works(report, "05-user");
     let said = if sudo {
         "✓ sudo is installed"
@@ -337,14 +348,16 @@ fn help_documents_the_exit_codes() {
     let run = finish(command);
     assert_eq!(run.code, 0);
     assert!(
-        run.stdout
-            .contains("Exit status: 0 when every lesson can work here; 1 when at least one"),
+        run.stdout.contains(
+            "Exit status: 0 when every lesson can work here; 1 when at least one"
+        ),
         "{}",
         run.stdout
     );
 }
 
-/// The book's transcript of a full run, as root. The kernel's release shows as [RELEASE].
+/// The book's transcript of a full run, as root. The kernel's release shows as
+/// [RELEASE].
 #[rstest]
 fn transcript_doctor(_host_exclusive: HostGuard) {
     let run = without_leftovers(Command::new(doctor()));

@@ -1,5 +1,6 @@
-//! Bad input and missing privileges: a clear message, a non-zero exit, nothing left behind.
-//! And the handshake's promises: the child's errors travel back, no descriptor of ours leaks.
+//! Bad input and missing privileges: a clear message, a non-zero exit, nothing left
+//! behind. And the handshake's promises: the child's errors travel back, no
+//! descriptor of ours leaks.
 
 mod common;
 
@@ -8,13 +9,18 @@ use rstest::rstest;
 use std::path::Path;
 use std::process::Command;
 
-/// A command that does not exist: exit 127 like a shell, with the reason the child's exec got.
+/// A command that does not exist: exit 127 like a shell, with the reason the child's
+/// exec got.
 #[rstest]
 #[case::uts("01-uts", &[])]
 #[case::ipc("02-ipc", &[])]
 #[case::pid("03-pid", &[])]
 #[case::pid_with_init("03-pid", &["--init"])]
-fn missing_command_exits_127(_host: HostGuard, #[case] lesson: &str, #[case] options: &[&str]) {
+fn missing_command_exits_127(
+    _host: HostGuard,
+    #[case] lesson: &str,
+    #[case] options: &[&str],
+) {
     let mut args = options.to_vec();
     args.push("no-such-command-nsbox");
     let run = run(lesson, &args);
@@ -22,7 +28,9 @@ fn missing_command_exits_127(_host: HostGuard, #[case] lesson: &str, #[case] opt
     let last = run.stderr.lines().last().unwrap();
     assert_eq!(
         last,
-        format!("{lesson}: error: exec 'no-such-command-nsbox': No such file or directory")
+        format!(
+            "{lesson}: error: exec 'no-such-command-nsbox': No such file or directory"
+        )
     );
 }
 
@@ -40,7 +48,8 @@ fn command_that_cannot_run_exits_126(_host: HostGuard) {
     );
 }
 
-/// A hostname the kernel would refuse is refused before clone(2): no child, no narration.
+/// A hostname the kernel would refuse is refused before clone(2): no child, no
+/// narration.
 #[rstest]
 fn too_long_hostname_is_refused_before_clone() {
     require_root();
@@ -72,15 +81,16 @@ fn transcript_hostname_too_long() {
     assert_transcript("01-uts", "hostname-too-long", &transcript);
 }
 
-/// Without CAP_SYS_ADMIN (here: as the unprivileged user 65534), each lesson says what is
-/// missing and how to fix it, and exits 125 without creating anything.
+/// Without CAP_SYS_ADMIN (here: as the unprivileged user 65534), each lesson says
+/// what is missing and how to fix it, and exits 125 without creating anything.
 #[rstest]
 #[case::uts("01-uts")]
 #[case::ipc("02-ipc")]
 #[case::pid("03-pid")]
 fn without_privileges_says_needs_root(#[case] lesson: &str) {
     require_root();
-    // The build directory may not be open to other users: run a copy from a public place.
+    // The build directory may not be open to other users: run a copy from a public
+    // place.
     let dir = TempDir::new(lesson);
     let [copy] = dir.with_copies(&[lesson]).try_into().unwrap();
     let run = run_as(65534, &copy, &["true"]);
@@ -106,12 +116,16 @@ fn without_privileges_says_needs_root(#[case] lesson: &str) {
     assert!(!path.exists(), "the test's copy was not removed");
 }
 
-/// Everything we open is close-on-exec: the command has exactly the descriptors it would
-/// have had without us (here the probe compares itself run directly and run inside).
+/// Everything we open is close-on-exec: the command has exactly the descriptors it
+/// would have had without us (here the probe compares itself run directly and run
+/// inside).
 #[rstest]
 #[case::no_init(&[])]
 #[case::init(&["--init"])]
-fn no_descriptor_of_ours_reaches_the_command(_host: HostGuard, #[case] options: &[&str]) {
+fn no_descriptor_of_ours_reaches_the_command(
+    _host: HostGuard,
+    #[case] options: &[&str],
+) {
     let direct = run_probe_directly();
     let mut args = options.to_vec();
     args.extend([probe(), "fds"]);
@@ -130,8 +144,8 @@ fn run_probe_directly() -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// With no command, the container runs an interactive /bin/sh; here it reads its commands
-/// from stdin.
+/// With no command, the container runs an interactive /bin/sh; here it reads its
+/// commands from stdin.
 #[rstest]
 fn default_command_is_a_shell(_host: HostGuard) {
     let run = run_with_input("03-pid", &[], "echo shell pid $$\nexit 4\n");
@@ -143,7 +157,8 @@ fn default_command_is_a_shell(_host: HostGuard) {
     );
 }
 
-/// Options the program does not know are usage errors (exit 2), as clap reports them.
+/// Options the program does not know are usage errors (exit 2), as clap reports
+/// them.
 #[rstest]
 fn unknown_option_is_a_usage_error() {
     let out = Command::new(bin("01-uts"))
@@ -152,14 +167,15 @@ fn unknown_option_is_a_usage_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--no-such-option'")
+        String::from_utf8_lossy(&out.stderr)
+            .contains("unexpected argument '--no-such-option'")
     );
 }
 
-/// Someone with no sudo rights (not root, not in the sudo group, sudo asks a password) gets
-/// nsbox's own message from the runner, and exit 126, before sudo could ask for a password
-/// that would get them nowhere. The runner is run as cargo runs it, by a user who is in no
-/// group at all.
+/// Someone with no sudo rights (not root, not in the sudo group, sudo asks a
+/// password) gets nsbox's own message from the runner, and exit 126, before sudo
+/// could ask for a password that would get them nowhere. The runner is run as cargo
+/// runs it, by a user who is in no group at all.
 #[test]
 fn without_sudo_rights_the_runner_says_what_to_do() {
     require_root();
@@ -180,13 +196,15 @@ fn without_sudo_rights_the_runner_says_what_to_do() {
     assert_eq!(run.code, 126, "{run:?}");
     assert_eq!(run.stdout, "", "the lesson did not run");
     let said = &run.stderr;
-    // The reason: no sudo rights, or (in the cgroup v2 VM, which has no sudo) no sudo at all.
+    // The reason: no sudo rights, or (in the cgroup v2 VM, which has no sudo) no
+    // sudo at all.
     let reason = if Path::new("/usr/bin/sudo").exists() {
         "you (47000) are not root and not in the sudo group"
     } else {
         "sudo is not installed"
     };
-    let expected = format!("nsbox: 01-uts needs root (it creates namespaces), and {reason}");
+    let expected =
+        format!("nsbox: 01-uts needs root (it creates namespaces), and {reason}");
     assert!(said.starts_with(&expected), "{said}");
     for fix in [
         "run it as root",

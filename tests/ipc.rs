@@ -1,12 +1,13 @@
-//! Lesson 02: a new IPC namespace gives the container its own System V IPC objects and POSIX
-//! message queues.
+//! Lesson 02: a new IPC namespace gives the container its own System V IPC objects
+//! and POSIX message queues.
 
 mod common;
 
 use common::*;
 use rstest::rstest;
 
-/// A System V message queue made on the host for one test, removed when the test ends.
+/// A System V message queue made on the host for one test, removed when the test
+/// ends.
 struct HostQueue {
     id: String,
     key: String,
@@ -48,8 +49,8 @@ fn queue_keys(ipcs: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A queue on the host is visible without a new IPC namespace (01-uts) and invisible with
-/// one (02-ipc).
+/// A queue on the host is visible without a new IPC namespace (01-uts) and invisible
+/// with one (02-ipc).
 #[rstest]
 #[case::shared_ipc_namespace("01-uts", true)]
 #[case::new_ipc_namespace("02-ipc", false)]
@@ -73,8 +74,8 @@ fn host_queue_visible_only_without_a_new_ipc_namespace(
     );
 }
 
-/// A queue made inside is not visible on the host, and it dies with the namespace: the next
-/// container starts with none.
+/// A queue made inside is not visible on the host, and it dies with the namespace:
+/// the next container starts with none.
 #[rstest]
 fn queue_made_inside_stays_inside(_host: HostGuard) {
     let mut running = Running::start(
@@ -126,7 +127,8 @@ fn posix_queue_on_host_visible_only_without_a_new_ipc_namespace(
 #[rstest]
 fn posix_queue_made_inside_is_not_on_the_host(_host: HostGuard) {
     let name = format!("/nsbox-test-{}-inside", std::process::id());
-    let script = format!("{p} mq-create {name} && {p} mq-exists {name}", p = probe());
+    let script =
+        format!("{p} mq-create {name} && {p} mq-exists {name}", p = probe());
     let run = run("02-ipc", &["sh", "-c", &script]);
     assert_eq!((run.code, run.stdout.as_str()), (0, "created\npresent\n"));
     assert_eq!(
@@ -161,9 +163,9 @@ fn transcript_queues(_host_exclusive: HostGuard) {
     assert_transcript("02-ipc", "queues", &transcript);
 }
 
-/// A queue, a shared memory segment and a semaphore set made inside: the container sees them,
-/// and the next container, in a new IPC namespace of its own, starts with none. (In a new IPC
-/// namespace the first id of each kind is always 0.)
+/// A queue, a shared memory segment and a semaphore set made inside: the container
+/// sees them, and the next container, in a new IPC namespace of its own, starts with
+/// none. (In a new IPC namespace the first id of each kind is always 0.)
 #[rstest]
 fn transcript_objects_inside(_host: HostGuard) {
     let mut transcript = Transcript::default();

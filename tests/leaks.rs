@@ -1,21 +1,22 @@
-//! The proofs' own safety net, proved: whatever a test starts is stopped when the test ends,
-//! and the host guard finds what a program leaves behind by reading the kernel, not what the
-//! program says.
+//! The proofs' own safety net, proved: whatever a test starts is stopped when the
+//! test ends, and the host guard finds what a program leaves behind by reading the
+//! kernel, not what the program says.
 
 mod common;
 
 use common::*;
 use std::path::Path;
 
-/// Is the process alive? A zombie is not: it has ended, and only waits for its parent (here
-/// the host's init, which adopted it) to collect its exit status.
+/// Is the process alive? A zombie is not: it has ended, and only waits for its
+/// parent (here the host's init, which adopted it) to collect its exit status.
 fn exists(pid: i32) -> bool {
     process::processes()
         .iter()
         .any(|p| p.pid == pid && p.state != 'Z')
 }
 
-/// The cgroup of a process, as the kernel gives it in /proc/PID/cgroup (v2 line, or v1 pids).
+/// The cgroup of a process, as the kernel gives it in /proc/PID/cgroup (v2 line, or
+/// v1 pids).
 fn cgroup_dirs_of(pid: i32) -> Vec<String> {
     let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     table
@@ -25,15 +26,19 @@ fn cgroup_dirs_of(pid: i32) -> Vec<String> {
             let (controllers, path) = rest.split_once(':')?;
             path.contains("nsbox-").then(|| match controllers {
                 "" => format!("/sys/fs/cgroup{path}"),
-                name => format!("/sys/fs/cgroup/{}{path}", name.split(',').next().unwrap()),
+                name => format!(
+                    "/sys/fs/cgroup/{}{path}",
+                    name.split(',').next().unwrap()
+                ),
             })
         })
         .collect()
 }
 
-/// A test that fails while its container runs (the panic stands for any failed assertion):
-/// the lesson and its container are gone when the test's `Running` is dropped, and the lesson
-/// had the time to clean up after its container (its cgroup is removed).
+/// A test that fails while its container runs (the panic stands for any failed
+/// assertion): the lesson and its container are gone when the test's `Running` is
+/// dropped, and the lesson had the time to clean up after its container (its cgroup
+/// is removed).
 #[test]
 fn a_failing_test_stops_the_container_it_started() {
     require_root();
@@ -61,8 +66,9 @@ fn a_failing_test_stops_the_container_it_started() {
     }
 }
 
-/// Lesson 01 has no PID namespace: a process the container leaves in the background outlives
-/// it. The guard finds it under `--quiet` (no narration at all), and kills it.
+/// Lesson 01 has no PID namespace: a process the container leaves in the background
+/// outlives it. The guard finds it under `--quiet` (no narration at all), and kills
+/// it.
 #[test]
 fn the_guard_finds_a_process_left_behind_without_narration() {
     let guard = host();
@@ -83,8 +89,8 @@ fn the_guard_finds_a_process_left_behind_without_narration() {
     assert!(!exists(sleep), "the guard killed what it found");
 }
 
-/// A program the test never waits for (a listener nobody connected to) is stopped when the
-/// test lets go of it.
+/// A program the test never waits for (a listener nobody connected to) is stopped
+/// when the test lets go of it.
 #[test]
 fn a_program_not_waited_for_is_stopped() {
     require_root();

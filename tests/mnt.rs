@@ -1,4 +1,5 @@
-//! Lesson 04: a new mount namespace, a private mount tree, and a /proc of the container's own.
+//! Lesson 04: a new mount namespace, a private mount tree, and a /proc of the
+//! container's own.
 
 mod common;
 
@@ -6,7 +7,8 @@ use common::*;
 use rstest::rstest;
 use std::path::PathBuf;
 
-/// With its own /proc, `ps` inside sees only the container's processes: here just itself.
+/// With its own /proc, `ps` inside sees only the container's processes: here just
+/// itself.
 #[rstest]
 fn ps_lists_only_the_container(_host: HostGuard) {
     let run = run("04-mnt", &["ps", "-e", "-o", "pid=,comm="]);
@@ -17,7 +19,8 @@ fn ps_lists_only_the_container(_host: HostGuard) {
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
     assert_eq!(lines, ["1 ps"]);
-    // Without a mount namespace (03), /proc is still the host's: ps sees every host process.
+    // Without a mount namespace (03), /proc is still the host's: ps sees every host
+    // process.
     let without = common::run("03-pid", &["ps", "-e", "-o", "pid="]);
     assert!(
         without.stdout.lines().count() > 2,
@@ -30,7 +33,11 @@ fn ps_lists_only_the_container(_host: HostGuard) {
 #[rstest]
 #[case::command_is_pid_1(&[], "cat")]
 #[case::init_is_pid_1(&["--init"], "nsbox-init")]
-fn proc_1_is_the_container_pid_1(_host: HostGuard, #[case] options: &[&str], #[case] comm: &str) {
+fn proc_1_is_the_container_pid_1(
+    _host: HostGuard,
+    #[case] options: &[&str],
+    #[case] comm: &str,
+) {
     let mut args = options.to_vec();
     args.extend(["cat", "/proc/1/comm"]);
     let run = run("04-mnt", &args);
@@ -55,21 +62,24 @@ fn host_mounts_and_proc_survive(_host: HostGuard) {
         before
     );
     // The host's /proc is the host's procfs, alive: it shows this test process.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", std::process::id())).unwrap();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", std::process::id()))
+            .unwrap();
     assert!(status.contains("Name:"));
     assert!(host_pids().len() > 2);
 }
 
-/// A shared tmpfs the test mounts on the host for the propagation experiment, with three
-/// empty directories in it; unmounted (with everything under it) and removed on drop.
+/// A shared tmpfs the test mounts on the host for the propagation experiment, with
+/// three empty directories in it; unmounted (with everything under it) and removed
+/// on drop.
 struct SharedDir {
     path: PathBuf,
 }
 
 impl SharedDir {
     fn new(tag: &str) -> SharedDir {
-        let path =
-            std::env::temp_dir().join(format!("nsbox-test-prop-{tag}-{}", std::process::id()));
+        let path = std::env::temp_dir()
+            .join(format!("nsbox-test-prop-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&path).unwrap();
         let p = path.to_str().unwrap();
         host_command("mount", &["-t", "tmpfs", "nsbox-test", p]);
@@ -110,11 +120,13 @@ struct Crossings {
     can_bind: bool,
 }
 
-/// The experiment: the container mounts a tmpfs in a shared directory, the host mounts one
-/// in it too, and the container tries a bind mount. Which of these cross depends on the mode.
+/// The experiment: the container mounts a tmpfs in a shared directory, the host
+/// mounts one in it too, and the container tries a bind mount. Which of these cross
+/// depends on the mode.
 fn propagation_experiment(mode: &str) -> Crossings {
     let dir = SharedDir::new(mode);
-    let (from_host, from_container) = (dir.sub("from-host"), dir.sub("from-container"));
+    let (from_host, from_container) =
+        (dir.sub("from-host"), dir.sub("from-container"));
     let script = format!(
         "mount -t tmpfs inside {from_container} && echo mounted; read line; \
          grep -q ' {from_host} ' /proc/self/mountinfo && echo sees-host-mount || echo no-host-mount; \
@@ -122,13 +134,15 @@ fn propagation_experiment(mode: &str) -> Crossings {
         d = dir.path.display(),
         bound = dir.sub("bound"),
     );
-    let mut running = Running::start("04-mnt", &["--propagation", mode, "sh", "-c", &script]);
+    let mut running =
+        Running::start("04-mnt", &["--propagation", mode, "sh", "-c", &script]);
     running.wait_for(Source::Stdout, "mounted");
     let host_view = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let container_to_host = mounted_at(&host_view, &from_container);
     host_command("mount", &["-t", "tmpfs", "outside", &from_host]);
     running.send_line("go on");
-    let host_to_container = running.wait_for(Source::Stdout, "host-mount") == "sees-host-mount";
+    let host_to_container =
+        running.wait_for(Source::Stdout, "host-mount") == "sees-host-mount";
     let can_bind = running.wait_for(Source::Stdout, "bind-") == "bind-ok";
     let run = running.finish();
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -165,7 +179,8 @@ fn propagation_modes(
 #[rstest]
 fn transcript_propagation(_host_exclusive: HostGuard) {
     let mut transcript = Transcript::default();
-    transcript.line("mode        mount inside seen    mount on host seen    bind mount");
+    transcript
+        .line("mode        mount inside seen    mount on host seen    bind mount");
     transcript.line("            on the host          inside                inside");
     for mode in ["shared", "slave", "private", "unbindable"] {
         let seen = propagation_experiment(mode);
@@ -221,8 +236,9 @@ fn transcript_ps(_host: HostGuard) {
     assert_transcript("04-mnt", "ps", &transcript);
 }
 
-/// The propagation fields of /proc/self/mountinfo: a shared mount on the host, and what its
-/// copy in the container becomes in each mode. /proc inside is private whatever the mode.
+/// The propagation fields of /proc/self/mountinfo: a shared mount on the host, and
+/// what its copy in the container becomes in each mode. /proc inside is private
+/// whatever the mode.
 #[rstest]
 fn transcript_propagation_fields(_host_exclusive: HostGuard) {
     let dir = SharedDir::new("fields");
@@ -230,10 +246,12 @@ fn transcript_propagation_fields(_host_exclusive: HostGuard) {
     let mut transcript = Transcript::default();
     transcript.command(&format!("sudo mount -t tmpfs nsbox-test {path}"), "");
     transcript.command(&format!("sudo mount --make-shared {path}"), "");
-    let on_host = format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7");
+    let on_host =
+        format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7");
     let host_view = host_command("sh", &["-c", &on_host]);
-    // The peer group number changes from run to run: the book shows [GROUP] for the host
-    // mount's group. A copy in another group would keep its own number and fail the snapshot.
+    // The peer group number changes from run to run: the book shows [GROUP] for the
+    // host mount's group. A copy in another group would keep its own number and fail
+    // the snapshot.
     let group = host_view
         .split_whitespace()
         .find_map(|field| field.strip_prefix("shared:"))
@@ -241,8 +259,9 @@ fn transcript_propagation_fields(_host_exclusive: HostGuard) {
         .to_string();
     let groups = |text: &str| text.replace(&format!(":{group}\n"), ":[GROUP]\n");
     transcript.command(&on_host, &groups(&host_view));
-    let inside =
-        format!("grep -e \" {path} \" -e \" /proc \" /proc/self/mountinfo | cut -d\" \" -f5,7");
+    let inside = format!(
+        "grep -e \" {path} \" -e \" /proc \" /proc/self/mountinfo | cut -d\" \" -f5,7"
+    );
     for mode in ["shared", "slave", "private", "unbindable"] {
         let mut args = vec!["--propagation", mode, "sh", "-c", &inside];
         if mode != "shared" {
@@ -256,12 +275,14 @@ fn transcript_propagation_fields(_host_exclusive: HostGuard) {
     assert_transcript("04-mnt", "propagation-fields", &transcript);
 }
 
-/// On a systemd machine `/` is mounted shared, and a container's mounts would propagate back to
-/// the host unless the child makes its tree private first. This machine's `/` is private, so
-/// the test makes its own systemd-like world: a mount namespace whose mounts are all shared
-/// (`unshare --mount --propagation private`, then `mount --make-rshared /` inside). In it, a tmpfs the container mounts on /mnt stays
-/// inside by default, and leaks out with `--propagation shared` (which shows the test can see
-/// a leak). The container's /proc never leaks: it is made private before procfs is mounted.
+/// On a systemd machine `/` is mounted shared, and a container's mounts would
+/// propagate back to the host unless the child makes its tree private first. This
+/// machine's `/` is private, so the test makes its own systemd-like world: a mount
+/// namespace whose mounts are all shared (`unshare --mount --propagation private`,
+/// then `mount --make-rshared /` inside). In it, a tmpfs the container mounts on
+/// /mnt stays inside by default, and leaks out with `--propagation shared` (which
+/// shows the test can see a leak). The container's /proc never leaks: it is made
+/// private before procfs is mounted.
 #[rstest]
 #[case::private_by_default(&[], 0)]
 #[case::shared_leaks(&["--propagation", "shared"], 1)]
@@ -271,8 +292,8 @@ fn a_shared_host_root_does_not_leak_mounts(
     #[case] leaked: usize,
 ) {
     let lesson = bin("04-mnt");
-    // First private (cut off from the real host, whose `/` may be shared), then shared again:
-    // the shared peer groups are new ones, the test's own.
+    // First private (cut off from the real host, whose `/` may be shared), then
+    // shared again: the shared peer groups are new ones, the test's own.
     let script = format!(
         "mount --make-rshared / && {lesson} {} sh -c 'mount -t tmpfs leak /mnt' && \
          echo mnt $(grep -c ' /mnt ' /proc/self/mountinfo) && \

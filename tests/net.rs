@@ -1,9 +1,10 @@
 //! Lesson 06: a network namespace wired to a bridge by a veth pair.
 //!
-//! Each test plays "the host" in a network namespace of its own, made for it (`unshare --net`),
-//! so that its bridge, veths and traffic never touch the machine's real network, and tests can
-//! run side by side. The test checks that namespace before it ends: no veth is left, and no
-//! lease in the test's state directory.
+//! Each test plays "the host" in a network namespace of its own, made for it
+//! (`unshare --net`), so that its bridge, veths and traffic never touch the
+//! machine's real network, and tests can run side by side. The test checks that
+//! namespace before it ends: no veth is left, and no lease in the test's state
+//! directory.
 
 mod common;
 
@@ -46,8 +47,8 @@ impl Netns {
     fn command(&self, program: &str) -> Command {
         let mut command = Command::new(program);
         let fd = self.netns.as_raw_fd();
-        // SAFETY: runs in the forked child before exec; setns(2) is async-signal-safe and the
-        // closure touches nothing but the fd number.
+        // SAFETY: runs in the forked child before exec; setns(2) is
+        // async-signal-safe and the closure touches nothing but the fd number.
         unsafe {
             command.pre_exec(move || {
                 let netns = BorrowedFd::borrow_raw(fd);
@@ -115,8 +116,9 @@ impl TestHost {
         self.netns.sh(script)
     }
 
-    /// Another machine, "outside": a namespace joined to this one by a veth pair, with
-    /// 198.18.0.1 on our side and 198.18.0.2 on its side, and no route to the containers.
+    /// Another machine, "outside": a namespace joined to this one by a veth pair,
+    /// with 198.18.0.1 on our side and 198.18.0.2 on its side, and no route to the
+    /// containers.
     fn outside(&self) -> Netns {
         let outside = Netns::new();
         self.sh(&format!(
@@ -166,7 +168,9 @@ impl TestHost {
             let digits = name
                 .strip_prefix("nsb")
                 .or_else(|| name.strip_prefix("nsp"));
-            digits.is_some_and(|d| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+            digits.is_some_and(|d| {
+                !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())
+            })
         };
         let veths: Vec<String> = self.links().into_iter().filter(is_veth).collect();
         assert!(veths.is_empty(), "veths left behind: {veths:?}");
@@ -210,7 +214,10 @@ fn link_flags(ip_link: &str, name: &str) -> String {
 }
 
 #[rstest]
-fn without_a_network_there_is_only_lo_and_it_is_down(_host: HostGuard, net_host: TestHost) {
+fn without_a_network_there_is_only_lo_and_it_is_down(
+    _host: HostGuard,
+    net_host: TestHost,
+) {
     let run = net_host.run(&["--network", "none", "ip", "-o", "link"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
@@ -252,7 +259,8 @@ fn with_a_bridge_eth0_has_an_address_lo_is_up_and_a_default_route(
 
 #[rstest]
 fn host_reaches_a_listener_in_the_container(_host: HostGuard, net_host: TestHost) {
-    let mut container = net_host.start(&["--hostname", "box", probe(), "listen", "8080"]);
+    let mut container =
+        net_host.start(&["--hostname", "box", probe(), "listen", "8080"]);
     container.wait_for(Source::Stdout, "listening");
     let answer = net_host
         .command(probe())
@@ -300,13 +308,14 @@ fn containers_reach_each_other_and_the_host(_host: HostGuard, net_host: TestHost
     assert_eq!(on_host.finish().code, 0);
 }
 
-/// Twenty containers started at once get twenty different addresses, and all reach the host.
+/// Twenty containers started at once get twenty different addresses, and all reach
+/// the host.
 #[rstest]
 fn twenty_containers_at_once(net_host: TestHost) {
     const COUNT: usize = 20;
     let on_host = net_host.netns.listen("9000", &COUNT.to_string());
-    // Each container stays up (reading stdin) until all have their address, so that none
-    // can give its address back before the last one asks for one.
+    // Each container stays up (reading stdin) until all have their address, so that
+    // none can give its address back before the last one asks for one.
     let script = format!(
         "ip -o -4 addr show eth0 | awk '{{print $4}}'; {} connect 10.89.0.1 9000; cat >/dev/null",
         probe()
@@ -432,12 +441,17 @@ fn transcript_network(_host: HostGuard, net_host: TestHost) {
     assert_transcript("06-net", "bridge", &transcript);
 }
 
-/// With --nat, a container reaches a machine that has no route back to it: the host puts
-/// its own address on the container's packets. Without, the connection goes nowhere.
+/// With --nat, a container reaches a machine that has no route back to it: the host
+/// puts its own address on the container's packets. Without, the connection goes
+/// nowhere.
 #[rstest]
 #[case::with_nat(true)]
 #[case::without_nat(false)]
-fn nat_takes_the_container_out(_host: HostGuard, net_host: TestHost, #[case] nat: bool) {
+fn nat_takes_the_container_out(
+    _host: HostGuard,
+    net_host: TestHost,
+    #[case] nat: bool,
+) {
     let outside = net_host.outside();
     let mut listener = outside.listen("9000", "1");
     let mut args = vec!["--hostname", "box"];
@@ -462,8 +476,8 @@ fn nat_takes_the_container_out(_host: HostGuard, net_host: TestHost, #[case] nat
     }
 }
 
-/// --publish 8080:80 sends connections to the host's port 8080 on to the container's port 80,
-/// from another machine and from the host itself.
+/// --publish 8080:80 sends connections to the host's port 8080 on to the container's
+/// port 80, from another machine and from the host itself.
 #[rstest]
 fn published_port_reaches_the_container(_host: HostGuard, net_host: TestHost) {
     let outside = net_host.outside();
@@ -525,15 +539,16 @@ fn bad_publish_is_refused(net_host: TestHost, #[case] publish: &str) {
 // ---------------------------------------------------------------------------------------------
 // More transcripts for the chapter.
 
-/// 06-net running the probe. The transcripts show the probe as `/tmp/nsbox-probe`, where
-/// chapter 07's "Try it yourself" tells the reader to copy it (`assert_transcript` replaces
-/// its real path).
+/// 06-net running the probe. The transcripts show the probe as `/tmp/nsbox-probe`,
+/// where chapter 07's "Try it yourself" tells the reader to copy it
+/// (`assert_transcript` replaces its real path).
 fn lesson_with_probe(net_host: &TestHost, args: &[&str]) -> Command {
     net_host.lesson(args)
 }
 
-/// What the shared normalisations leave as it is: the lesson's pid in the `nsbox-<pid>` tag
-/// of its nftables rules and in its lease line, and the peer's index after `@if`.
+/// What the shared normalisations leave as it is: the lesson's pid in the
+/// `nsbox-<pid>` tag of its nftables rules and in its lease line, and the peer's
+/// index after `@if`.
 fn placeholders(text: &str, lesson_pid: nix::unistd::Pid) -> String {
     let pid = lesson_pid.as_raw();
     let text = text
@@ -559,21 +574,22 @@ fn settle(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// Sets `ip_forward` in the test's host namespace (it starts as the machine's), so that the
-/// narration shows the lesson turning it on and back off on every machine.
+/// Sets `ip_forward` in the test's host namespace (it starts as the machine's), so
+/// that the narration shows the lesson turning it on and back off on every machine.
 fn set_ip_forward(net_host: &TestHost, value: &str) {
     net_host.sh(&format!("echo {value} > /proc/sys/net/ipv4/ip_forward"));
 }
 
-/// The host's side while a container runs: the bridge with the gateway address, the veth's
-/// host end as a port of the bridge, the lease; and after it exits, no port.
+/// The host's side while a container runs: the bridge with the gateway address, the
+/// veth's host end as a port of the bridge, the lease; and after it exits, no port.
 #[rstest]
 fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     let state = net_host.state.path.to_str().unwrap().to_string();
     let mut container = net_host.start(&["--quiet", "cat"]);
     let lesson_pid = container.pid();
-    // The kernel updates a link's state a moment after it changes: wait until the child has
-    // brought eth0 up (so the host end has a carrier) and the bridge forwards.
+    // The kernel updates a link's state a moment after it changes: wait until the
+    // child has brought eth0 up (so the host end has a carrier) and the bridge
+    // forwards.
     settle("the bridge forwards", || {
         net_host.sh("bridge link").contains("LOWER_UP")
             && net_host.sh("ip -br -4 addr show nsbox0").contains(" UP ")
@@ -595,7 +611,8 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     container.close_stdin();
     let run = container.finish();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    transcript.line("# Ctrl-D in the first terminal ends cat, and the container; then:");
+    transcript
+        .line("# Ctrl-D in the first terminal ends cat, and the container; then:");
     let ports = net_host.sh("bridge link");
     assert_eq!(ports, "");
     transcript.command("sudo bridge link", &ports);
@@ -645,8 +662,9 @@ fn transcript_two_containers(_host: HostGuard, net_host: TestHost) {
     assert_transcript("06-net", "two-containers", &transcript);
 }
 
-/// A machine outside has no route to 10.89.0.0/24: without --nat the container cannot reach
-/// it; with --nat the host masquerades, and the outside sees the host's address.
+/// A machine outside has no route to 10.89.0.0/24: without --nat the container
+/// cannot reach it; with --nat the host masquerades, and the outside sees the host's
+/// address.
 #[rstest]
 fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     let outside = net_host.outside();
@@ -657,7 +675,9 @@ fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     listener.wait_for(Source::Stdout, "listening");
     set_ip_forward(&net_host, "0");
     let mut transcript = Transcript::default();
-    transcript.line("# outside: another machine, 198.18.0.2 (the test makes it with unshare)");
+    transcript.line(
+        "# outside: another machine, 198.18.0.2 (the test makes it with unshare)",
+    );
     transcript.command("/tmp/nsbox-probe listen 9000", "listening\n");
     transcript.line("# on the host, 198.18.0.1 on that network:");
     transcript.command(
@@ -720,7 +740,9 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
     container.wait_for(Source::Stdout, "listening");
     let mut transcript = Transcript::default();
     transcript.lesson("06-net", &args, "listening\n");
-    transcript.line("# in a second terminal, on the host (198.18.0.1 on the outside network):");
+    transcript.line(
+        "# in a second terminal, on the host (198.18.0.1 on the outside network):",
+    );
     let table = net_host.sh("nft list table ip nsbox");
     transcript.command(
         "sudo nft list table ip nsbox",
@@ -781,7 +803,8 @@ fn transcript_refused(_host: HostGuard, net_host: TestHost) {
         assert_eq!(run.code, 2, "{}", run.stderr);
         transcript.lesson("06-net", &args, &run.stderr);
     }
-    // start() and run() add --state-dir; the transcript shows it, as the error names it.
+    // start() and run() add --state-dir; the transcript shows it, as the error names
+    // it.
     let state = net_host.state.path.to_str().unwrap().to_string();
     let first_args = ["--quiet", "--subnet", "10.89.0.0/30", "cat"];
     let mut first = net_host.start(&first_args);
@@ -789,7 +812,9 @@ fn transcript_refused(_host: HostGuard, net_host: TestHost) {
     settle("the first container has its lease", || {
         std::fs::read_to_string(&leases).is_ok_and(|text| !text.is_empty())
     });
-    let shown = |args: &[&'static str]| [&["--state-dir", state.as_str()][..], args].concat();
+    let shown = |args: &[&'static str]| {
+        [&["--state-dir", state.as_str()][..], args].concat()
+    };
     transcript.lesson("06-net", &shown(&first_args), "");
     transcript.line("# in a second terminal, while cat waits:");
     let args = ["--subnet", "10.89.0.0/30", "true"];
@@ -803,8 +828,8 @@ fn transcript_refused(_host: HostGuard, net_host: TestHost) {
     assert_transcript("06-net", "refused", &transcript);
 }
 
-/// An ordinary user: a network namespace with only lo needs no root; the veth and bridge on
-/// the host do.
+/// An ordinary user: a network namespace with only lo needs no root; the veth and
+/// bridge on the host do.
 #[rstest]
 fn transcript_rootless(net_host: TestHost) {
     let dir = TempDir::new("net-rootless");

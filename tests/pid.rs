@@ -1,5 +1,5 @@
-//! Lesson 03: a new PID namespace. The child is PID 1 inside it, with PID 1's duties; with
-//! `--init` a tiny init takes that place and the command is PID 2.
+//! Lesson 03: a new PID namespace. The child is PID 1 inside it, with PID 1's
+//! duties; with `--init` a tiny init takes that place and the command is PID 2.
 
 mod common;
 
@@ -8,7 +8,8 @@ use nix::sys::signal::Signal;
 use rstest::rstest;
 use std::time::{Duration, Instant};
 
-/// `echo $$` prints the shell's own pid: 1 in a new PID namespace, the host's number without.
+/// `echo $$` prints the shell's own pid: 1 in a new PID namespace, the host's number
+/// without.
 #[rstest]
 #[case::no_pid_namespace("02-ipc", &[], false)]
 #[case::new_pid_namespace("03-pid", &[], true)]
@@ -34,10 +35,12 @@ fn shell_pid_inside(
     }
 }
 
-/// From the host, the container has an ordinary pid, and its NSpid line lists both numbers.
+/// From the host, the container has an ordinary pid, and its NSpid line lists both
+/// numbers.
 #[rstest]
 fn host_sees_both_pids_in_nspid(_host: HostGuard) {
-    let mut running = Running::start("03-pid", &["sh", "-c", "echo $$; cat >/dev/null"]);
+    let mut running =
+        Running::start("03-pid", &["sh", "-c", "echo $$; cat >/dev/null"]);
     let child = running.container_pid();
     assert_eq!(running.wait_for(Source::Stdout, ""), "1");
     assert_ne!(child.as_raw(), 1);
@@ -51,8 +54,8 @@ fn host_sees_both_pids_in_nspid(_host: HostGuard) {
     assert_eq!(run.code, 0);
 }
 
-/// Signals sent to the lesson binary reach the command. Under --init the command is an
-/// ordinary process (PID 2) whose default action for the signal is to die.
+/// Signals sent to the lesson binary reach the command. Under --init the command is
+/// an ordinary process (PID 2) whose default action for the signal is to die.
 #[rstest]
 #[case::sigint(Signal::SIGINT)]
 #[case::sigterm(Signal::SIGTERM)]
@@ -71,15 +74,17 @@ fn signal_reaches_the_command_under_init(_host: HostGuard, #[case] signal: Signa
     );
 }
 
-/// The kernel drops signals to a namespace's PID 1 that it has no handler for: `sleep` as
-/// PID 1 survives SIGTERM. The binary says so, and a second SIGTERM becomes a SIGKILL.
+/// The kernel drops signals to a namespace's PID 1 that it has no handler for:
+/// `sleep` as PID 1 survives SIGTERM. The binary says so, and a second SIGTERM
+/// becomes a SIGKILL.
 #[rstest]
 fn pid_1_without_a_handler_ignores_sigterm(_host: HostGuard) {
     let mut running = Running::start("03-pid", &["sleep", "30"]);
     let child = running.container_pid();
     running.wait_for(Source::Stderr, "go!");
     wait_until("sleep has exec'd", || {
-        std::fs::read_to_string(format!("/proc/{child}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        std::fs::read_to_string(format!("/proc/{child}/comm"))
+            .is_ok_and(|c| c.trim() == "sleep")
     });
     running.signal(Signal::SIGTERM);
     running.wait_for(Source::Stderr, "the kernel drops it");
@@ -104,11 +109,12 @@ fn pid_1_with_a_handler_gets_sigterm(_host: HostGuard) {
     assert!(run.stdout.contains("got TERM"));
 }
 
-/// A subshell starts `sleep 1` in the background and exits: the sleep is an orphan, and the
-/// kernel makes PID 1 its parent. (A whole second, so that the subshell has surely exited
-/// first, even on a slow emulated machine: a sleep that ended while the subshell still ran
-/// could be collected by the subshell itself, and there would be no orphan.) Our init reaps it; `sleep 30` as PID 1 never does, so it
-/// stays a zombie until the namespace dies.
+/// A subshell starts `sleep 1` in the background and exits: the sleep is an orphan,
+/// and the kernel makes PID 1 its parent. (A whole second, so that the subshell has
+/// surely exited first, even on a slow emulated machine: a sleep that ended while
+/// the subshell still ran could be collected by the subshell itself, and there would
+/// be no orphan.) Our init reaps it; `sleep 30` as PID 1 never does, so it stays a
+/// zombie until the namespace dies.
 #[rstest]
 #[case::init_reaps_it(&["--init"], false)]
 #[case::sleep_as_pid_1_does_not(&[], true)]
@@ -126,15 +132,18 @@ fn orphan_is_reaped_by_init(
     let zombies = || {
         pids_in_namespace("pid", pid_ns)
             .into_iter()
-            .filter(|pid| status_field(*pid, "State").is_some_and(|s| s.starts_with('Z')))
+            .filter(|pid| {
+                status_field(*pid, "State").is_some_and(|s| s.starts_with('Z'))
+            })
             .collect::<Vec<_>>()
     };
-    // Find the orphan while it runs, then wait until it has exited. (Waiting for "nothing
-    // but init and sleep 30 left" is not enough: a scan of /proc taken just before the
-    // subshell forked, with sh's command line read just after it exec'd `sleep 30`, looks
-    // the same, and then the orphan is not even there yet.)
-    let cmdline =
-        |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    // Find the orphan while it runs, then wait until it has exited. (Waiting for
+    // "nothing but init and sleep 30 left" is not enough: a scan of /proc taken just
+    // before the subshell forked, with sh's command line read just after it exec'd
+    // `sleep 30`, looks the same, and then the orphan is not even there yet.)
+    let cmdline = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+    };
     let mut orphan = None;
     wait_until("the orphan runs", || {
         orphan = pids_in_namespace("pid", pid_ns)
@@ -143,7 +152,8 @@ fn orphan_is_reaped_by_init(
         orphan.is_some()
     });
     let orphan = orphan.unwrap();
-    let running_still = || status_field(orphan, "State").is_some_and(|s| !s.starts_with('Z'));
+    let running_still =
+        || status_field(orphan, "State").is_some_and(|s| !s.starts_with('Z'));
     wait_until("the orphan has exited", || !running_still());
     if zombie_stays {
         // Nobody will ever wait for it: it is still a zombie a while later.
@@ -166,7 +176,8 @@ fn orphan_is_reaped_by_init(
         "{}",
         run.stderr
     );
-    // When PID 1 dies the whole namespace goes, zombies included (the guard checks it).
+    // When PID 1 dies the whole namespace goes, zombies included (the guard checks
+    // it).
 }
 
 /// When PID 1 exits, the kernel kills every other process in its namespace.
@@ -233,8 +244,8 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Inside, the parent of PID 1 has no number at all (0): it lives outside the namespace.
-/// Under `--init` the command's parent is our init, PID 1.
+/// Inside, the parent of PID 1 has no number at all (0): it lives outside the
+/// namespace. Under `--init` the command's parent is our init, PID 1.
 #[rstest]
 fn transcript_parent(_host: HostGuard) {
     let mut transcript = Transcript::default();
@@ -252,9 +263,10 @@ fn transcript_parent(_host: HostGuard) {
     assert_transcript("03-pid", "parent", &transcript);
 }
 
-/// Sends SIGTERM to the lesson binary `times` times, once `ready` is in the narration and the
-/// command has exec'd, and returns the transcript: the narration, with a comment line where
-/// each signal was sent (the student sends it from a second terminal).
+/// Sends SIGTERM to the lesson binary `times` times, once `ready` is in the
+/// narration and the command has exec'd, and returns the transcript: the narration,
+/// with a comment line where each signal was sent (the student sends it from a
+/// second terminal).
 fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     let mut running = Running::start("03-pid", args);
     let child = running.container_pid();
@@ -278,7 +290,8 @@ fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     transcript.lesson("03-pid", args, "");
     for line in run.stderr.lines() {
         if line.contains("got SIGTERM") {
-            transcript.line("# in a second terminal: sudo kill -TERM $(pidof 03-pid)");
+            transcript
+                .line("# in a second terminal: sudo kill -TERM $(pidof 03-pid)");
         }
         transcript.line(line);
     }
@@ -286,8 +299,8 @@ fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     transcript
 }
 
-/// `sleep` as PID 1 has no handler for SIGTERM: the kernel drops the first one, and the
-/// lesson binary turns the second into a SIGKILL.
+/// `sleep` as PID 1 has no handler for SIGTERM: the kernel drops the first one, and
+/// the lesson binary turns the second into a SIGKILL.
 #[rstest]
 fn transcript_sigterm_pid_1(_host: HostGuard) {
     let transcript = sigterm_transcript(&["sleep", "30"], "go!", 2);
@@ -299,8 +312,8 @@ fn transcript_sigterm_pid_1(_host: HostGuard) {
     assert_transcript("03-pid", "sigterm-pid-1", &transcript);
 }
 
-/// Under `--init`, `sleep` is PID 2, an ordinary process: one SIGTERM, passed on by our init,
-/// ends it.
+/// Under `--init`, `sleep` is PID 2, an ordinary process: one SIGTERM, passed on by
+/// our init, ends it.
 #[rstest]
 fn transcript_sigterm_init(_host: HostGuard) {
     let args = ["--init", "sleep", "30"];
@@ -313,8 +326,9 @@ fn transcript_sigterm_init(_host: HostGuard) {
     assert_transcript("03-pid", "sigterm-init", &transcript);
 }
 
-/// Even SIGKILL is dropped when it comes from inside the namespace: a shell as PID 1 survives
-/// `kill -9 $$`. Only SIGKILL from an ancestor namespace always gets through.
+/// Even SIGKILL is dropped when it comes from inside the namespace: a shell as PID 1
+/// survives `kill -9 $$`. Only SIGKILL from an ancestor namespace always gets
+/// through.
 #[rstest]
 fn transcript_sigkill_from_inside(_host: HostGuard) {
     let args = ["--quiet", "sh", "-c", "kill -9 $$; echo still alive"];
@@ -325,12 +339,16 @@ fn transcript_sigkill_from_inside(_host: HostGuard) {
     assert_transcript("03-pid", "sigkill-from-inside", &transcript);
 }
 
-/// If the lesson binary is killed outright (SIGKILL: no chance to clean up), the kernel kills
-/// its container too: the child asked for that with PR_SET_PDEATHSIG before it exec'd.
+/// If the lesson binary is killed outright (SIGKILL: no chance to clean up), the
+/// kernel kills its container too: the child asked for that with PR_SET_PDEATHSIG
+/// before it exec'd.
 #[rstest]
 #[case::no_init(&[])]
 #[case::init(&["--init"])]
-fn the_container_dies_with_the_lesson_binary(_host: HostGuard, #[case] options: &[&str]) {
+fn the_container_dies_with_the_lesson_binary(
+    _host: HostGuard,
+    #[case] options: &[&str],
+) {
     let mut args = options.to_vec();
     args.extend(["sh", "-c", "echo up; exec sleep 600"]);
     let mut running = Running::start("03-pid", &args);

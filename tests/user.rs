@@ -1,5 +1,5 @@
-//! Lesson 05: a new user namespace. Run by an ordinary user, without sudo: root inside is
-//! that user outside.
+//! Lesson 05: a new user namespace. Run by an ordinary user, without sudo: root
+//! inside is that user outside.
 
 mod common;
 
@@ -147,7 +147,10 @@ fn mapping_someone_else_needs_root(_host: HostGuard) {
 #[case::overlap_inside(&["--map", "0 1000 10", "--map", "5 200000 10"], "overlap inside")]
 #[case::overlap_outside(&["--map", "0 1000 10", "--map", "100 1005 10"], "overlap outside")]
 #[case::map_and_no_map(&["--map", "0 1000 1", "--no-map"], "cannot be used with")]
-fn bad_maps_are_refused_before_clone(#[case] options: &[&str], #[case] message: &str) {
+fn bad_maps_are_refused_before_clone(
+    #[case] options: &[&str],
+    #[case] message: &str,
+) {
     require_root();
     let mut args = options.to_vec();
     args.push("true");
@@ -157,16 +160,18 @@ fn bad_maps_are_refused_before_clone(#[case] options: &[&str], #[case] message: 
     assert!(!run.stderr.contains("clone("), "{}", run.stderr);
 }
 
-/// Where user namespaces are turned off, the error names the setting. The test turns them
-/// off only inside a user namespace of its own (the limit is per namespace), so the host
-/// keeps its setting.
+/// Where user namespaces are turned off, the error names the setting. The test turns
+/// them off only inside a user namespace of its own (the limit is per namespace), so
+/// the host keeps its setting.
 #[rstest]
 fn turned_off_user_namespaces_name_the_setting() {
     require_root();
     let dir = TempDir::new("user-off");
     let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
-    let host_limit = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
-    let script = format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
+    let host_limit =
+        std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    let script =
+        format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
     let run = run_as(
         UNPRIVILEGED,
         "unshare",
@@ -217,7 +222,8 @@ fn transcript_unmapped(_host: HostGuard) {
     assert_transcript("05-user", "unmapped", &transcript);
 }
 
-/// Shows a command line as a student would type it (the words here need no inner quotes).
+/// Shows a command line as a student would type it (the words here need no inner
+/// quotes).
 fn shown(args: &[&str]) -> String {
     let words: Vec<String> = args
         .iter()
@@ -232,7 +238,8 @@ fn shown(args: &[&str]) -> String {
     words.join(" ")
 }
 
-/// An ordinary user asks for a map of someone else's id: the kernel refuses the write.
+/// An ordinary user asks for a map of someone else's id: the kernel refuses the
+/// write.
 #[rstest]
 fn transcript_map_refused(_host: HostGuard) {
     let args = ["--quiet", "--map", "0 0 1", "true"];
@@ -244,9 +251,9 @@ fn transcript_map_refused(_host: HostGuard) {
     assert_transcript("05-user", "map-refused", &transcript);
 }
 
-/// Root inside, with every capability (none outside), over what the user namespace owns: its
-/// hostname, its mounts. Not over the host's files: a root-owned file shows as 65534 and
-/// stays closed.
+/// Root inside, with every capability (none outside), over what the user namespace
+/// owns: its hostname, its mounts. Not over the host's files: a root-owned file
+/// shows as 65534 and stays closed.
 #[rstest]
 fn transcript_inside_only(_host: HostGuard) {
     let mine = TempDir::new("user-mine");
@@ -256,13 +263,18 @@ fn transcript_inside_only(_host: HostGuard) {
     let root_owned = theirs.path.join("root-owned");
     std::fs::write(&root_owned, "host root's\n").unwrap();
     let (made, root_owned) = (made.to_str().unwrap(), root_owned.to_str().unwrap());
-    let hostname = || host_command("hostname", &[]).replace(&host_hostname(), "[HOST]");
+    let hostname =
+        || host_command("hostname", &[]).replace(&host_hostname(), "[HOST]");
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
     let inside = |transcript: &mut Transcript, script: &str| {
         let args = ["--quiet", "sh", "-c", script];
         let run = rootless(&args);
-        transcript.lesson("05-user", &args, &format!("{}{}", run.stdout, run.stderr));
+        transcript.lesson(
+            "05-user",
+            &args,
+            &format!("{}{}", run.stdout, run.stderr),
+        );
         run.code
     };
     let outside = run_as(UNPRIVILEGED, "grep", &["CapEff", "/proc/self/status"]);
@@ -296,9 +308,9 @@ fn transcript_inside_only(_host: HostGuard) {
     assert_transcript("05-user", "inside-only", &transcript);
 }
 
-/// Run by root with SUDO_UID/SUDO_GID set, as sudo sets them: root inside is the user behind
-/// sudo. With a map that leaves 0 inside unmapped, the child keeps host root's uid, which
-/// shows as 65534: that is why the child calls setresuid(0, 0, 0).
+/// Run by root with SUDO_UID/SUDO_GID set, as sudo sets them: root inside is the
+/// user behind sudo. With a map that leaves 0 inside unmapped, the child keeps host
+/// root's uid, which shows as 65534: that is why the child calls setresuid(0, 0, 0).
 #[rstest]
 fn transcript_under_sudo(_host: HostGuard) {
     let me = UNPRIVILEGED.to_string();
@@ -325,7 +337,8 @@ fn transcript_under_sudo(_host: HostGuard) {
             String::from_utf8_lossy(&out.stderr),
         );
         assert_eq!(out.status.code(), Some(0), "{stderr}");
-        // As on a terminal: the narration up to "go!" comes before the command's output.
+        // As on a terminal: the narration up to "go!" comes before the command's
+        // output.
         let output = match stderr.trim_end().rsplit_once('\n') {
             Some((before, last)) => format!("{before}\n{stdout}{last}\n"),
             None => format!("{stdout}{stderr}"),
@@ -341,14 +354,15 @@ fn transcript_under_sudo(_host: HostGuard) {
     assert_transcript("05-user", "under-sudo", &transcript);
 }
 
-/// The error where user namespaces are turned off, made safely: the limit is set to 0 only
-/// inside a user namespace of the test's own, as an ordinary user.
+/// The error where user namespaces are turned off, made safely: the limit is set to
+/// 0 only inside a user namespace of the test's own, as an ordinary user.
 #[rstest]
 fn transcript_userns_off() {
     require_root();
     let dir = TempDir::new("user-off");
     let [lesson] = dir.with_copies(&["05-user"]).try_into().unwrap();
-    let script = format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
+    let script =
+        format!("echo 0 > /proc/sys/user/max_user_namespaces && exec {lesson} true");
     let args = ["--user", "--map-root-user", "sh", "-c", &script];
     let run = run_as(UNPRIVILEGED, "unshare", &args);
     assert_eq!(run.code, 125, "{}", run.stderr);

@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use rstest::rstest;
 
-/// Inside, `hostname` prints the name we asked for, and the host's hostname never changes.
+/// Inside, `hostname` prints the name we asked for, and the host's hostname never
+/// changes.
 #[rstest]
 #[case::default_name(&[], "container")]
 #[case::chosen_name(&["--hostname", "box-1"], "box-1")]
@@ -17,8 +18,8 @@ fn hostname_inside_is_the_requested_one(
 ) {
     let before = host_hostname();
     let mut args = options.to_vec();
-    // The container prints its hostname, then waits on stdin: the test looks at the host
-    // *during* the run, then lets it finish.
+    // The container prints its hostname, then waits on stdin: the test looks at the
+    // host *during* the run, then lets it finish.
     args.extend(["sh", "-c", "hostname; cat >/dev/null"]);
     let mut running = Running::start("01-uts", &args);
     let inside = running.wait_for(Source::Stdout, "");
@@ -38,8 +39,8 @@ fn hostname_inside_is_the_requested_one(
     );
 }
 
-/// Seen from outside, in /proc: the child's uts namespace differs from ours, and every other
-/// namespace is the same one.
+/// Seen from outside, in /proc: the child's uts namespace differs from ours, and
+/// every other namespace is the same one.
 #[rstest]
 fn only_the_uts_namespace_differs(_host: HostGuard) {
     let mut running = Running::start("01-uts", &["sh", "-c", "cat >/dev/null"]);
@@ -58,7 +59,8 @@ fn only_the_uts_namespace_differs(_host: HostGuard) {
     let run = running.finish();
     assert_eq!(run.code, 0);
     // The narration's table says the same as /proc.
-    let new_rows: Vec<&str> = run.stderr.lines().filter(|l| l.contains(" NEW ")).collect();
+    let new_rows: Vec<&str> =
+        run.stderr.lines().filter(|l| l.contains(" NEW ")).collect();
     assert_eq!(new_rows.len(), 1, "{}", run.stderr);
     assert!(
         new_rows[0].trim_start().starts_with("uts"),
@@ -96,8 +98,8 @@ fn quiet_prints_only_the_command_output(_host: HostGuard) {
     );
 }
 
-/// The command may rename its UTS namespace again; the host keeps its name. With `--quiet`
-/// only the command's own output is left.
+/// The command may rename its UTS namespace again; the host keeps its name. With
+/// `--quiet` only the command's own output is left.
 #[rstest]
 fn transcript_rename_inside(_host: HostGuard) {
     let args = [
@@ -117,8 +119,8 @@ fn transcript_rename_inside(_host: HostGuard) {
     assert_transcript("01-uts", "rename-inside", &transcript);
 }
 
-/// A command that does not exist: the child's failed `exec` travels back to the parent, which
-/// says why and exits 127, as a shell would.
+/// A command that does not exist: the child's failed `exec` travels back to the
+/// parent, which says why and exits 127, as a shell would.
 #[rstest]
 fn transcript_missing_command(_host: HostGuard) {
     let args = ["no-such-command"];
@@ -130,8 +132,9 @@ fn transcript_missing_command(_host: HostGuard) {
     assert_transcript("01-uts", "missing-command", &transcript);
 }
 
-/// Narration wraps itself at 80 columns when stderr is not a terminal (a pipe here), so
-/// no line is cut off in a transcript or in the book; what it says is all still there.
+/// Narration wraps itself at 80 columns when stderr is not a terminal (a pipe here),
+/// so no line is cut off in a transcript or in the book; what it says is all still
+/// there.
 #[rstest]
 fn narration_wraps_at_80_columns_in_a_pipe(_host: HostGuard) {
     let mut command = std::process::Command::new(bin("01-uts"));

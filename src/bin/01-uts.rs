@@ -1,6 +1,7 @@
 //! Lesson 01: a child process in a new UTS namespace, with a hostname of its own.
 //!
-//! `cargo run --bin 01-uts -- hostname` prints `container`; the host's hostname does not change.
+//! `cargo run --bin 01-uts -- hostname` prints `container`; the host's hostname does
+//! not change.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

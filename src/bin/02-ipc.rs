@@ -1,4 +1,5 @@
-//! Lesson 02: adds a new IPC namespace: System V IPC objects and POSIX message queues of its own.
+//! Lesson 02: adds a new IPC namespace: System V IPC objects and POSIX message
+//! queues of its own.
 //!
 //! `cargo run --bin 02-ipc -- ipcs -q` lists no queue, whatever queues the host has.
 

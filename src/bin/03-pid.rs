@@ -1,5 +1,5 @@
-//! Lesson 03: adds a new PID namespace. The child is PID 1 inside it, and inherits PID 1's
-//! duties; `--init` puts a tiny init in that place instead.
+//! Lesson 03: adds a new PID namespace. The child is PID 1 inside it, and inherits
+//! PID 1's duties; `--init` puts a tiny init in that place instead.
 //!
 //! `cargo run --bin 03-pid -- sh -c 'echo $$'` prints `1`.
 

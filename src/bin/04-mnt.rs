@@ -1,5 +1,6 @@
-//! Lesson 04: adds a new mount namespace. The child makes its mount tree private (or the
-//! propagation you choose) and mounts a `/proc` of its own, so `ps` shows only its processes.
+//! Lesson 04: adds a new mount namespace. The child makes its mount tree private (or
+//! the propagation you choose) and mounts a `/proc` of its own, so `ps` shows only
+//! its processes.
 //!
 //! `cargo run --bin 04-mnt -- ps -e` lists one process: `ps` itself, as PID 1.
 
@@ -9,7 +10,9 @@ use nsbox::lesson::{self, LessonArgs, MountArgs, PidArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(about = "Lesson 04: run a command in new UTS, IPC, PID and mount namespaces")]
+#[command(
+    about = "Lesson 04: run a command in new UTS, IPC, PID and mount namespaces"
+)]
 struct Cli {
     #[command(flatten)]
     lesson: LessonArgs,

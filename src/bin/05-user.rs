@@ -1,6 +1,7 @@
 //! Lesson 05: adds a new user namespace. Root inside is you outside: no sudo needed.
 //!
-//! `cargo run --bin 05-user -- id` prints `uid=0(root) gid=0(root) …`, run as an ordinary user.
+//! `cargo run --bin 05-user -- id` prints `uid=0(root) gid=0(root) …`, run as an
+//! ordinary user.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};
@@ -8,7 +9,9 @@ use nsbox::lesson::{self, LessonArgs, MountArgs, PidArgs, UserArgs};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(about = "Lesson 05: run a command in new user, UTS, IPC, PID and mount namespaces")]
+#[command(
+    about = "Lesson 05: run a command in new user, UTS, IPC, PID and mount namespaces"
+)]
 struct Cli {
     #[command(flatten)]
     lesson: LessonArgs,

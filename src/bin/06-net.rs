@@ -1,6 +1,8 @@
-//! Lesson 06: adds a new network namespace, wired to a bridge on the host by a veth pair.
+//! Lesson 06: adds a new network namespace, wired to a bridge on the host by a veth
+//! pair.
 //!
-//! `cargo run --bin 06-net -- ip addr` shows `lo` and `eth0` with an address from 10.89.0.0/24.
+//! `cargo run --bin 06-net -- ip addr` shows `lo` and `eth0` with an address from
+//! 10.89.0.0/24.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

@@ -1,10 +1,14 @@
-//! Lesson 07: adds a cgroup (and a cgroup namespace): limits on memory, CPU and processes.
+//! Lesson 07: adds a cgroup (and a cgroup namespace): limits on memory, CPU and
+//! processes.
 //!
-//! `cargo run --bin 07-cgroups -- --memory 32M --pids 8 cat /proc/self/cgroup` shows `/`.
+//! `cargo run --bin 07-cgroups -- --memory 32M --pids 8 cat /proc/self/cgroup` shows
+//! `/`.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};
-use nsbox::lesson::{self, LessonArgs, LimitArgs, MountArgs, NetArgs, PidArgs, UserArgs};
+use nsbox::lesson::{
+    self, LessonArgs, LimitArgs, MountArgs, NetArgs, PidArgs, UserArgs,
+};
 use std::process::ExitCode;
 
 #[derive(Parser)]

@@ -1,5 +1,6 @@
-//! The doctor: run it first, `cargo run --bin doctor`. It tries, on this machine, everything the
-//! lessons need, and says for each lesson whether it works, or why not and how to fix it.
+//! The doctor: run it first, `cargo run --bin doctor`. It tries, on this machine,
+//! everything the lessons need, and says for each lesson whether it works, or why
+//! not and how to fix it.
 
 use clap::Parser;
 use nsbox::doctor::{self, report::Report};

@@ -82,9 +82,9 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit code the lesson binary ends with. The numbers follow the shell and `docker run`:
-    /// 2 for bad usage, 125 when the container could not be set up, 126 when the command
-    /// exists but could not be run, 127 when it does not exist.
+    /// The exit code the lesson binary ends with. The numbers follow the shell and
+    /// `docker run`: 2 for bad usage, 125 when the container could not be set up,
+    /// 126 when the command exists but could not be run, 127 when it does not exist.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BadInput(_) => 2,

@@ -14,7 +14,8 @@ pub enum Ending {
 }
 
 impl Ending {
-    /// Reads a `waitpid(2)` result; `None` for statuses that are not an ending (stopped, …).
+    /// Reads a `waitpid(2)` result; `None` for statuses that are not an ending
+    /// (stopped, …).
     pub fn from_wait_status(status: WaitStatus) -> Option<Ending> {
         match status {
             WaitStatus::Exited(_, code) => Some(Ending::Exited(code)),
@@ -33,7 +34,8 @@ impl Ending {
     }
     // ANCHOR_END: shell_code
 
-    /// Reads back an ending that travelled as a shell code (from our init, see `pid`).
+    /// Reads back an ending that travelled as a shell code (from our init, see
+    /// `pid`).
     pub fn from_shell_code(code: u8) -> Ending {
         match code.checked_sub(128).map(|n| Signal::try_from(n as i32)) {
             Some(Ok(signal)) => Ending::Killed(signal),

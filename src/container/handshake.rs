@@ -1,13 +1,13 @@
 //! The channel between the parent and the child, and the messages they send.
 //!
-//! The child is created stopped at a door: it waits for [`Message::Go`] before it does anything,
-//! so the parent can first prepare what only it can prepare (uid maps in lesson 05, a veth in 06,
-//! cgroups in 07). If a step in the child fails, the child says so with [`Message::Failed`]
-//! instead of dying with a bare exit code.
+//! The child is created stopped at a door: it waits for [`Message::Go`] before it
+//! does anything, so the parent can first prepare what only it can prepare (uid maps
+//! in lesson 05, a veth in 06, cgroups in 07). If a step in the child fails, the
+//! child says so with [`Message::Failed`] instead of dying with a bare exit code.
 //!
-//! The channel is a `SOCK_SEQPACKET` socket pair: every `send` arrives as one whole message.
-//! Both ends are close-on-exec, which gives us a free signal: when the parent reads end-of-file,
-//! the child's end was closed by a successful `exec`.
+//! The channel is a `SOCK_SEQPACKET` socket pair: every `send` arrives as one whole
+//! message. Both ends are close-on-exec, which gives us a free signal: when the
+//! parent reads end-of-file, the child's end was closed by a successful `exec`.
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
@@ -41,8 +41,8 @@ pub struct ChildError {
 }
 
 impl ChildError {
-    /// As a shell would exit: 127 when the command was not found, 126 when it could not be run,
-    /// 125 when the container's own set-up failed.
+    /// As a shell would exit: 127 when the command was not found, 126 when it could
+    /// not be run, 125 when the container's own set-up failed.
     pub fn exit_code(&self) -> u8 {
         match (self.step.starts_with("exec"), self.errno) {
             (true, Errno::ENOENT) => 127,
@@ -126,8 +126,8 @@ impl Channel {
         Ok(())
     }
 
-    /// Has the other end been closed (its process exited)? Does not wait: `poll(2)` reports
-    /// `POLLHUP` on a socket whose peer closed its end.
+    /// Has the other end been closed (its process exited)? Does not wait: `poll(2)`
+    /// reports `POLLHUP` on a socket whose peer closed its end.
     pub fn peer_gone(&self) -> bool {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let fd = self.fd.as_fd();
@@ -140,13 +140,14 @@ impl Channel {
         }
     }
 
-    /// Waits for one message. `None` means the other end is closed: the other side exited,
-    /// or (for the parent) the child's `exec` succeeded and closed it.
+    /// Waits for one message. `None` means the other end is closed: the other side
+    /// exited, or (for the parent) the child's `exec` succeeded and closed it.
     pub fn recv(&self) -> io::Result<Option<Message>> {
         self.recv_with(MsgFlags::empty())
     }
 
-    /// Like [`Channel::recv`], but returns `Ok(None)` at once if no message is waiting.
+    /// Like [`Channel::recv`], but returns `Ok(None)` at once if no message is
+    /// waiting.
     pub fn try_recv(&self) -> io::Result<Option<Message>> {
         match self.recv_with(MsgFlags::MSG_DONTWAIT) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),

@@ -1,9 +1,11 @@
-//! The container module: everything the lessons (and, later, the `nsbox` runtime) use to start a
-//! process in new namespaces.
+//! The container module: everything the lessons (and, later, the `nsbox` runtime)
+//! use to start a process in new namespaces.
 //!
 //! One file per idea:
-//! - [`namespaces`]: the eight namespace types and how to see which ones a process has;
-//! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before `exec`;
+//! - [`namespaces`]: the eight namespace types and how to see which ones a process
+//!   has;
+//! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before
+//!   `exec`;
 //! - [`handshake`]: the messages parent and child send each other;
 //! - [`uts`]: the hostname;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
@@ -17,7 +19,8 @@
 //! - [`privileges`]: checking we are allowed to do any of this;
 //! - [`narrate`]: telling the student what just happened.
 //!
-//! A later lesson adds a file here and a field to [`Container`]; it changes nothing else.
+//! A later lesson adds a file here and a field to [`Container`]; it changes nothing
+//! else.
 
 pub mod cgroup;
 pub mod error;
@@ -51,25 +54,28 @@ use nix::sched::CloneFlags;
 
 /// What to isolate, and what to run once it is isolated.
 ///
-/// Later lessons add fields here: uid/gid maps (05), a network (06), resource limits (07)
-/// and a root filesystem (the `nsbox` runtime).
+/// Later lessons add fields here: uid/gid maps (05), a network (06), resource limits
+/// (07) and a root filesystem (the `nsbox` runtime).
 #[derive(Clone, Debug)]
 pub struct Container {
-    /// The new namespaces the child gets. Every namespace type not listed is shared with us.
+    /// The new namespaces the child gets. Every namespace type not listed is shared
+    /// with us.
     pub namespaces: Vec<Namespace>,
-    /// The hostname the child sets in its UTS namespace (only meaningful with [`Namespace::Uts`]).
+    /// The hostname the child sets in its UTS namespace (only meaningful with
+    /// [`Namespace::Uts`]).
     pub hostname: Option<String>,
     /// The program and its arguments; `command[0]` is looked up in `$PATH`.
     pub command: Vec<String>,
     /// Run a tiny init as PID 1, which starts the command as PID 2 (see [`pid`]).
     pub init: bool,
-    /// The propagation of the child's mount tree (only meaningful with [`Namespace::Mount`]).
+    /// The propagation of the child's mount tree (only meaningful with
+    /// [`Namespace::Mount`]).
     pub propagation: Propagation,
-    /// The uid/gid maps the parent writes (only meaningful with [`Namespace::User`]);
-    /// `None` leaves the ids unmapped.
+    /// The uid/gid maps the parent writes (only meaningful with
+    /// [`Namespace::User`]); `None` leaves the ids unmapped.
     pub id_maps: Option<IdMaps>,
-    /// The network to wire the child to (only meaningful with [`Namespace::Net`]); `None`
-    /// leaves its network namespace with only `lo`, down.
+    /// The network to wire the child to (only meaningful with [`Namespace::Net`]);
+    /// `None` leaves its network namespace with only `lo`, down.
     pub network: Option<net::NetworkConfig>,
     /// Put the child in a cgroup of its own with these limits (`None`: no cgroup).
     pub limits: Option<cgroup::Limits>,
@@ -91,7 +97,10 @@ impl Container {
     }
 
     /// Ask for these new namespaces.
-    pub fn namespaces(mut self, namespaces: impl IntoIterator<Item = Namespace>) -> Self {
+    pub fn namespaces(
+        mut self,
+        namespaces: impl IntoIterator<Item = Namespace>,
+    ) -> Self {
         self.namespaces.extend(namespaces);
         self
     }

@@ -1,20 +1,22 @@
-//! The mount namespace: a private copy of the mount table, and a `/proc` of the container's own.
+//! The mount namespace: a private copy of the mount table, and a `/proc` of the
+//! container's own.
 //!
-//! `clone(CLONE_NEWNS)` gives the child a *copy* of our mount table. But a copy of a *shared*
-//! mount stays in the same peer group as the original, and mounts made under it propagate both
-//! ways. systemd mounts `/` shared, so on most machines a container that mounts `/proc` without
-//! first making its tree private mounts it on the host too: the host's `ps` then lists the
-//! container's processes, and the host's `/proc` breaks when the container's procfs goes away.
-//! So the first thing the child does in its new mount namespace is choose the propagation of
-//! its whole tree, and `/proc` is always made private before anything is mounted on it.
+//! `clone(CLONE_NEWNS)` gives the child a *copy* of our mount table. But a copy of a
+//! *shared* mount stays in the same peer group as the original, and mounts made
+//! under it propagate both ways. systemd mounts `/` shared, so on most machines a
+//! container that mounts `/proc` without first making its tree private mounts it on
+//! the host too: the host's `ps` then lists the container's processes, and the
+//! host's `/proc` breaks when the container's procfs goes away. So the first thing
+//! the child does in its new mount namespace is choose the propagation of its whole
+//! tree, and `/proc` is always made private before anything is mounted on it.
 
 use nix::mount::{MsFlags, mount};
 use std::fmt;
 use std::str::FromStr;
 
 // ANCHOR: propagation
-/// How mount and unmount events travel between this mount and its copies (`mount(8)`,
-/// "shared subtree operations").
+/// How mount and unmount events travel between this mount and its copies
+/// (`mount(8)`, "shared subtree operations").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Propagation {
     /// Events go both ways between the container and the host.
@@ -85,10 +87,10 @@ pub fn set_propagation(mode: Propagation) -> nix::Result<()> {
 // ANCHOR_END: set_propagation
 
 // ANCHOR: mount_proc
-/// Runs in the child: mounts a new procfs on `/proc`. A procfs shows the processes of the PID
-/// namespace of the process that mounts it, so `ps` inside now lists only the container's.
-/// `/proc` is made private first, so this mount never propagates to the host, whatever
-/// propagation the rest of the tree has.
+/// Runs in the child: mounts a new procfs on `/proc`. A procfs shows the processes
+/// of the PID namespace of the process that mounts it, so `ps` inside now lists only
+/// the container's. `/proc` is made private first, so this mount never propagates to
+/// the host, whatever propagation the rest of the tree has.
 pub fn mount_proc() -> nix::Result<()> {
     mount_flags("/proc", MsFlags::MS_REC | MsFlags::MS_PRIVATE)?;
     // ANCHOR: exercise

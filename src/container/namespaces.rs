@@ -1,7 +1,7 @@
 //! The eight namespace types, and how to see which ones a process has.
 //!
-//! Every process has a link per namespace type in `/proc/<pid>/ns/`. The link's inode number
-//! names the namespace: two processes with the same number share it.
+//! Every process has a link per namespace type in `/proc/<pid>/ns/`. The link's
+//! inode number names the namespace: two processes with the same number share it.
 
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -73,19 +73,21 @@ impl Namespace {
             Namespace::Pid => CloneFlags::CLONE_NEWPID,
             Namespace::User => CloneFlags::CLONE_NEWUSER,
             Namespace::Uts => CloneFlags::CLONE_NEWUTS,
-            // Surprise: CLONE_NEWTIME (0x80) shares its bit with the exit signal that clone(2)
-            // takes in its low byte, so clone(2) cannot ask for it. Only unshare(2) and
-            // clone3(2) can make a time namespace; no lesson needs one.
+            // Surprise: CLONE_NEWTIME (0x80) shares its bit with the exit signal
+            // that clone(2) takes in its low byte, so clone(2) cannot ask for it.
+            // Only unshare(2) and clone3(2) can make a time namespace; no lesson
+            // needs one.
             Namespace::Time => CloneFlags::empty(),
         }
     }
     // ANCHOR_END: clone_flag
 
     // ANCHOR: made_by_clone
-    /// Do we ask `clone(2)` for it? Not a cgroup namespace: its root is the cgroup the process
-    /// is in when the namespace is made, and at clone time the child is still in *our*
-    /// cgroup. So the child makes it itself, with `unshare(CLONE_NEWCGROUP)`, after the parent
-    /// has moved it into its own cgroup (see `spawn::prepare`).
+    /// Do we ask `clone(2)` for it? Not a cgroup namespace: its root is the cgroup
+    /// the process is in when the namespace is made, and at clone time the child is
+    /// still in *our* cgroup. So the child makes it itself, with
+    /// `unshare(CLONE_NEWCGROUP)`, after the parent has moved it into its own cgroup
+    /// (see `spawn::prepare`).
     pub fn made_by_clone(self) -> bool {
         self != Namespace::Cgroup
     }

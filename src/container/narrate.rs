@@ -1,13 +1,15 @@
-//! Narration: the lesson binaries tell the student what they asked the kernel for and what
-//! changed. It goes to stderr, so the command's own output on stdout stays clean.
+//! Narration: the lesson binaries tell the student what they asked the kernel for
+//! and what changed. It goes to stderr, so the command's own output on stdout stays
+//! clean.
 //!
-//! Long lines wrap at the terminal's width (80 columns when stderr is not a terminal), with
-//! the continuation lines indented under the text, so nothing is cut off in a terminal, in
-//! a transcript or in the book.
+//! Long lines wrap at the terminal's width (80 columns when stderr is not a
+//! terminal), with the continuation lines indented under the text, so nothing is cut
+//! off in a terminal, in a transcript or in the book.
 
 use std::fmt::Display;
 
-/// The width narration wraps at when stderr is not a terminal (a pipe, a file, a test).
+/// The width narration wraps at when stderr is not a terminal (a pipe, a file, a
+/// test).
 pub const DEFAULT_WIDTH: usize = 80;
 
 pub struct Narrator {
@@ -28,8 +30,8 @@ impl Narrator {
         }
     }
 
-    /// Show the child's namespaces as a table, one row each with its inode numbers, instead
-    /// of a one-line summary.
+    /// Show the child's namespaces as a table, one row each with its inode numbers,
+    /// instead of a one-line summary.
     pub fn with_namespace_table(mut self, full: bool) -> Narrator {
         self.namespace_table = full;
         self
@@ -68,8 +70,8 @@ impl Narrator {
     }
 }
 
-/// Set to a number of columns, narration wraps there; `0` means it never wraps (the tests
-/// read whole lines, and wrap transcripts themselves with [`wrap`]).
+/// Set to a number of columns, narration wraps there; `0` means it never wraps (the
+/// tests read whole lines, and wrap transcripts themselves with [`wrap`]).
 pub const WIDTH_VARIABLE: &str = "NSBOX_NARRATION_WIDTH";
 
 /// [`WIDTH_VARIABLE`] if set, else the terminal's width if stderr is one, else
@@ -82,15 +84,17 @@ fn stderr_width() -> usize {
         return if width == 0 { usize::MAX } else { width };
     }
     match terminal_size::terminal_size_of(std::io::stderr()) {
-        Some((terminal_size::Width(columns), _)) if columns >= 40 => usize::from(columns),
+        Some((terminal_size::Width(columns), _)) if columns >= 40 => {
+            usize::from(columns)
+        }
         _ => DEFAULT_WIDTH,
     }
 }
 
-/// `prefix` then `text`, broken between words so that no line is wider than `width`; the
-/// lines after the first are indented as wide as the prefix. Spaces inside a line (a table's
-/// columns) are kept; a word longer than a whole line gets a line of its own rather than
-/// being cut. Line breaks already in `text` are kept.
+/// `prefix` then `text`, broken between words so that no line is wider than `width`;
+/// the lines after the first are indented as wide as the prefix. Spaces inside a
+/// line (a table's columns) are kept; a word longer than a whole line gets a line of
+/// its own rather than being cut. Line breaks already in `text` are kept.
 ///
 /// ```
 /// use nsbox::container::narrate::wrap;
@@ -113,8 +117,8 @@ pub fn wrap(prefix: &str, text: &str, width: usize) -> String {
     out
 }
 
-/// One line of [`wrap`]: words are written after `start` until the next would pass `width`,
-/// then a new line starts with `indent`.
+/// One line of [`wrap`]: words are written after `start` until the next would pass
+/// `width`, then a new line starts with `indent`.
 fn wrap_line(start: &str, indent: &str, line: &str, width: usize, out: &mut String) {
     out.push_str(start);
     let mut column = start.chars().count();

@@ -1,19 +1,21 @@
 //! Outbound NAT and published ports, with nftables.
 //!
-//! A container's address (10.89.0.x) means nothing outside this machine. With `--nat`, packets
-//! it sends out through the host get the host's own address as their source (*masquerade*), and
-//! the answers are mapped back. With `--publish 8080:80`, connections to port 8080 of the host
-//! are sent on to port 80 of the container (*destination NAT*). Both need the host to forward
-//! packets between interfaces (`net.ipv4.ip_forward = 1`).
+//! A container's address (10.89.0.x) means nothing outside this machine. With
+//! `--nat`, packets it sends out through the host get the host's own address as
+//! their source (*masquerade*), and the answers are mapped back. With `--publish
+//! 8080:80`, connections to port 8080 of the host are sent on to port 80 of the
+//! container (*destination NAT*). Both need the host to forward packets between
+//! interfaces (`net.ipv4.ip_forward = 1`).
 //!
-//! Links, addresses and routes go over netlink from our own process (see `netlink`). Firewall
-//! rules are written in nftables' own language and handed to the `nft` program, which turns
-//! them into netlink messages: nftables' netlink protocol is a large one, and `nft` is what
-//! every distribution ships to speak it.
+//! Links, addresses and routes go over netlink from our own process (see `netlink`).
+//! Firewall rules are written in nftables' own language and handed to the `nft`
+//! program, which turns them into netlink messages: nftables' netlink protocol is a
+//! large one, and `nft` is what every distribution ships to speak it.
 //!
-//! All our rules live in one table, `ip nsbox`; each rule carries the comment `nsbox-<pid>` of
-//! the run that added it, so that run can remove exactly its own. The last run to leave
-//! deletes the table and puts `ip_forward` back as it found it.
+//! All our rules live in one table, `ip nsbox`; each rule carries the comment
+//! `nsbox-<pid>` of the run that added it, so that run can remove exactly its own.
+//! The last run to leave deletes the table and puts `ip_forward` back as it found
+//! it.
 
 use super::Error;
 use super::net::{Attachment, NetworkConfig};
@@ -36,9 +38,11 @@ impl FromStr for Publish {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Publish, String> {
-        let usage = || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
+        let usage =
+            || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
         let (host, container) = text.split_once(':').ok_or_else(usage)?;
-        let port = |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
+        let port =
+            |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
         Ok(Publish {
             host_port: port(host)?,
             container_port: port(container)?,
@@ -58,8 +62,8 @@ fn tag() -> String {
 }
 
 // ANCHOR: rules
-/// The nftables script for one container: the table and its chains (`add` leaves them alone
-/// if they exist), then this container's rules.
+/// The nftables script for one container: the table and its chains (`add` leaves
+/// them alone if they exist), then this container's rules.
 pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
     let (address, bridge, tag) = (attachment.address, &config.bridge, tag());
     let mut script = format!(
@@ -87,8 +91,12 @@ pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
 // ANCHOR_END: rules
 
 // ANCHOR: add
-/// Adds this container's rules, and turns forwarding on if it is off (remembering that).
-pub fn add(config: &NetworkConfig, attachment: &Attachment) -> Result<Vec<String>, Error> {
+/// Adds this container's rules, and turns forwarding on if it is off (remembering
+/// that).
+pub fn add(
+    config: &NetworkConfig,
+    attachment: &Attachment,
+) -> Result<Vec<String>, Error> {
     let mut said = Vec::new();
     let mut saved = SavedForwarding::lock(config)?;
     let before = read_ip_forward()?;
@@ -114,12 +122,15 @@ pub fn add(config: &NetworkConfig, attachment: &Attachment) -> Result<Vec<String
 }
 // ANCHOR_END: add
 
-/// Removes this run's rules; the last run also removes the table and restores forwarding.
+/// Removes this run's rules; the last run also removes the table and restores
+/// forwarding.
 pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
     let mut said = Vec::new();
     let mut saved = SavedForwarding::lock(config)?;
-    // No table: our rules never made it (nft failed part-way), so there is nothing to delete.
-    let listing = nft(&["-a", "list", "table", "ip", TABLE], None).unwrap_or_default();
+    // No table: our rules never made it (nft failed part-way), so there is nothing
+    // to delete.
+    let listing =
+        nft(&["-a", "list", "table", "ip", TABLE], None).unwrap_or_default();
     let tag = tag();
     let mut chain = "";
     let mut others = 0;
@@ -198,8 +209,9 @@ fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// `<state>/net/ip_forward`: the value `ip_forward` had before the first NAT container came,
-/// locked while rules change so two runs never edit the table at once.
+/// `<state>/net/ip_forward`: the value `ip_forward` had before the first NAT
+/// container came, locked while rules change so two runs never edit the table at
+/// once.
 struct SavedForwarding {
     file: std::fs::File,
     path: std::path::PathBuf,
@@ -230,6 +242,7 @@ impl SavedForwarding {
 
     /// Removes the file, and the folders it leaves empty.
     fn forget(self) -> Result<(), Error> {
-        super::net::remove_state_file(&self.path).map_err(|e| Error::Network(e.to_string()))
+        super::net::remove_state_file(&self.path)
+            .map_err(|e| Error::Network(e.to_string()))
     }
 }

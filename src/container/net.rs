@@ -1,10 +1,12 @@
-//! The network namespace, wired to the host: a veth pair, a bridge, an address and a route.
+//! The network namespace, wired to the host: a veth pair, a bridge, an address and a
+//! route.
 //!
-//! A new network namespace has only `lo`, and it is down. To let the container talk, the
-//! parent (on the host) creates a veth pair — two network interfaces joined like the ends of a
-//! cable — attaches one end to a bridge (a virtual switch, with the gateway address) and moves
-//! the other end into the child's namespace. The child then names its end `eth0`, gives it an
-//! address, brings it and `lo` up, and routes everything else through the gateway:
+//! A new network namespace has only `lo`, and it is down. To let the container talk,
+//! the parent (on the host) creates a veth pair — two network interfaces joined like
+//! the ends of a cable — attaches one end to a bridge (a virtual switch, with the
+//! gateway address) and moves the other end into the child's namespace. The child
+//! then names its end `eth0`, gives it an address, brings it and `lo` up, and routes
+//! everything else through the gateway:
 //!
 //! ```text
 //!   host                                   container
@@ -12,8 +14,9 @@
 //!     └── nsb<pid> ══════ veth pair ══════ eth0 (10.89.0.2/24), default via 10.89.0.1
 //! ```
 //!
-//! Addresses come from a subnet; a lease file under the state directory, locked while it is
-//! read and written, makes sure concurrent containers never get the same one.
+//! Addresses come from a subnet; a lease file under the state directory, locked
+//! while it is read and written, makes sure concurrent containers never get the same
+//! one.
 
 use super::nat::{self, Publish};
 use super::netlink::Netlink;
@@ -57,7 +60,8 @@ impl Subnet {
         u32::from(address) & self.mask() == u32::from(self.network)
     }
 
-    /// The addresses a container may get: all but the network, gateway and broadcast ones.
+    /// The addresses a container may get: all but the network, gateway and broadcast
+    /// ones.
     pub fn container_addresses(self) -> impl Iterator<Item = Ipv4Addr> {
         let first = u32::from(self.gateway()) + 1;
         let last = u32::from(self.broadcast());
@@ -95,7 +99,8 @@ impl FromStr for Subnet {
     }
 }
 
-/// What the student asked for: which bridge, which subnet, and where the leases live.
+/// What the student asked for: which bridge, which subnet, and where the leases
+/// live.
 #[derive(Clone, Debug)]
 pub struct NetworkConfig {
     pub bridge: String,
@@ -112,7 +117,8 @@ pub struct NetworkConfig {
 }
 
 impl NetworkConfig {
-    /// Refuses what the kernel or the subnet would refuse, before anything is created.
+    /// Refuses what the kernel or the subnet would refuse, before anything is
+    /// created.
     pub fn validate(&self) -> Result<(), Error> {
         let name = &self.bridge;
         if name.is_empty() || name.len() > MAX_LINK_NAME {
@@ -169,7 +175,8 @@ struct LeaseFile {
     path: PathBuf,
 }
 
-/// One line of the lease file: `ADDRESS PID`, the pid of the lesson binary holding it.
+/// One line of the lease file: `ADDRESS PID`, the pid of the lesson binary holding
+/// it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Lease {
     address: Ipv4Addr,
@@ -184,7 +191,8 @@ impl LeaseFile {
     }
 
     // ANCHOR: read_leases
-    /// The leases whose holder is still running (a crashed run's lease is free again).
+    /// The leases whose holder is still running (a crashed run's lease is free
+    /// again).
     fn read(&mut self) -> io::Result<Vec<Lease>> {
         let mut text = String::new();
         self.file.rewind()?;
@@ -204,7 +212,8 @@ impl LeaseFile {
     }
     // ANCHOR_END: read_leases
 
-    /// Writes the leases back, or removes the file (and the empty folders) when none is left.
+    /// Writes the leases back, or removes the file (and the empty folders) when none
+    /// is left.
     fn write(mut self, leases: &[Lease]) -> io::Result<()> {
         if leases.is_empty() {
             return remove_state_file(&self.path);
@@ -220,11 +229,13 @@ impl LeaseFile {
 }
 
 // ANCHOR: open_locked
-/// Opens (creating it and its folders if needed) and locks a state file with `flock(2)`.
+/// Opens (creating it and its folders if needed) and locks a state file with
+/// `flock(2)`.
 ///
-/// Surprise: whoever held the lock before us may have deleted the file (the last lease gone)
-/// while we waited. We would then hold a lock on a file nobody else can find any more, so we
-/// check that the path still names the file we locked, and start again if not.
+/// Surprise: whoever held the lock before us may have deleted the file (the last
+/// lease gone) while we waited. We would then hold a lock on a file nobody else can
+/// find any more, so we check that the path still names the file we locked, and
+/// start again if not.
 pub(crate) fn open_locked(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::MetadataExt;
     loop {
@@ -235,7 +246,8 @@ pub(crate) fn open_locked(path: &Path) -> io::Result<File> {
             .create(true)
             .truncate(false)
             .open(path)?;
-        #[allow(deprecated)] // nix's newer Flock type takes the file by value; this is plainer
+        #[allow(deprecated)]
+        // nix's newer Flock type takes the file by value; this is plainer
         nix::fcntl::flock(
             std::os::fd::AsRawFd::as_raw_fd(&file),
             nix::fcntl::FlockArg::LockExclusive,
@@ -248,22 +260,24 @@ pub(crate) fn open_locked(path: &Path) -> io::Result<File> {
 }
 // ANCHOR_END: open_locked
 
-/// Removes a state file, then `<state>/net/` and `<state>/` if that left them empty, so a
-/// machine with no container running keeps nothing of ours.
+/// Removes a state file, then `<state>/net/` and `<state>/` if that left them empty,
+/// so a machine with no container running keeps nothing of ours.
 pub(crate) fn remove_state_file(path: &Path) -> io::Result<()> {
     std::fs::remove_file(path)?;
     let net_dir = path.parent().unwrap();
-    let _ =
-        std::fs::remove_dir(net_dir).and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
+    let _ = std::fs::remove_dir(net_dir)
+        .and_then(|_| std::fs::remove_dir(net_dir.parent().unwrap()));
     Ok(())
 }
 
 // ANCHOR: lease
-/// Picks the container's address (the one asked for, or the lowest free one) and records it
-/// under our pid. The veth ends are named after our pid too, so they are unique on the host.
+/// Picks the container's address (the one asked for, or the lowest free one) and
+/// records it under our pid. The veth ends are named after our pid too, so they are
+/// unique on the host.
 pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
-    let io_error =
-        |e: io::Error| Error::Network(format!("lease file {}: {e}", config.lease_file().display()));
+    let io_error = |e: io::Error| {
+        Error::Network(format!("lease file {}: {e}", config.lease_file().display()))
+    };
     let mut file = LeaseFile::open(config).map_err(io_error)?;
     let mut leases = file.read().map_err(io_error)?;
     let taken = |address: Ipv4Addr| leases.iter().any(|l| l.address == address);
@@ -292,7 +306,8 @@ pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
 }
 // ANCHOR_END: lease
 
-/// Gives the address back. Returns how many containers still hold a lease on this bridge.
+/// Gives the address back. Returns how many containers still hold a lease on this
+/// bridge.
 fn release(config: &NetworkConfig, address: Ipv4Addr) -> io::Result<usize> {
     let mut file = LeaseFile::open(config)?;
     let mut leases = file.read()?;
@@ -306,8 +321,8 @@ fn release(config: &NetworkConfig, address: Ipv4Addr) -> io::Result<usize> {
 // The host's side, done by the parent while the child waits.
 
 // ANCHOR: attach
-/// Makes sure the bridge exists, creates the veth pair, puts one end on the bridge and the
-/// other in the child's network namespace.
+/// Makes sure the bridge exists, creates the veth pair, puts one end on the bridge
+/// and the other in the child's network namespace.
 pub fn attach(
     config: &NetworkConfig,
     attachment: &Attachment,
@@ -370,7 +385,8 @@ fn ensure_bridge(
     narrator: &Narrator,
 ) -> Result<u32, Error> {
     let name = &config.bridge;
-    let failed = |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
+    let failed =
+        |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
     if let Some(index) = netlink
         .link_index(name)
         .map_err(failed(format!("ip link show {name}")))?
@@ -388,7 +404,8 @@ fn ensure_bridge(
     let index = index_of(netlink, name)?;
     match netlink.add_address(index, gateway, prefix) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other.map_err(failed(format!("ip addr add {gateway}/{prefix} dev {name}")))?,
+        other => other
+            .map_err(failed(format!("ip addr add {gateway}/{prefix} dev {name}")))?,
     }
     netlink
         .set_up(index)
@@ -411,8 +428,8 @@ fn index_of(netlink: &mut Netlink, name: &str) -> Result<u32, Error> {
 // The container's side, done by the child in its own network namespace.
 
 // ANCHOR: configure_inside
-/// Runs in the child: `lo` up, our veth end renamed `eth0`, its address, up, and the default
-/// route through the bridge. Returns the failed step as `ip` would spell it.
+/// Runs in the child: `lo` up, our veth end renamed `eth0`, its address, up, and the
+/// default route through the bridge. Returns the failed step as `ip` would spell it.
 pub fn configure_inside(attachment: &Attachment) -> Result<(), (String, io::Error)> {
     let step = |what: String| move |e: io::Error| (what, e);
     let mut netlink = Netlink::open().map_err(step("netlink socket".into()))?;
@@ -468,29 +485,33 @@ pub fn inside_steps(attachment: &Attachment) -> String {
 // After the container exits.
 
 // ANCHOR: detach
-/// Deletes the host's end of the veth pair if it is still there (the kernel deletes the pair
-/// with the container's network namespace, but a little later, in the background), gives the
-/// address back, removes our NAT rules, and removes the bridge if asked to and no container
-/// uses it any more.
+/// Deletes the host's end of the veth pair if it is still there (the kernel deletes
+/// the pair with the container's network namespace, but a little later, in the
+/// background), gives the address back, removes our NAT rules, and removes the
+/// bridge if asked to and no container uses it any more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,
     narrator: &Narrator,
 ) -> Result<(), Error> {
-    let failed = |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
+    let failed =
+        |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
     let mut netlink = Netlink::open().map_err(failed("netlink socket".into()))?;
     let host_end = &attachment.host_end;
-    // The kernel deletes the container's end, and so the pair, when it frees the namespace;
-    // but it frees namespaces in the background, a little after the last process left.
-    // We do not wait: we delete the host end ourselves if it is still there (and whether the
-    // kernel or we were first varies from run to run, so the narration says the same for both).
+    // The kernel deletes the container's end, and so the pair, when it frees the
+    // namespace; but it frees namespaces in the background, a little after the last
+    // process left. We do not wait: we delete the host end ourselves if it is still
+    // there (and whether the kernel or we were first varies from run to run, so the
+    // narration says the same for both).
     if let Some(index) = netlink
         .link_index(host_end)
         .map_err(failed(format!("ip link show {host_end}")))?
     {
         match netlink.delete_link(index) {
             Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
-                return Err(Error::Network(format!("ip link delete {host_end}: {e}")));
+                return Err(Error::Network(format!(
+                    "ip link delete {host_end}: {e}"
+                )));
             }
             _ => {}
         }

@@ -1,36 +1,40 @@
-//! A tiny netlink client: the few messages `ip link`, `ip addr` and `ip route` send to the
-//! kernel, sent from our own process.
+//! A tiny netlink client: the few messages `ip link`, `ip addr` and `ip route` send
+//! to the kernel, sent from our own process.
 //!
-//! Netlink is a socket family (`AF_NETLINK`); `NETLINK_ROUTE` is its part for links, addresses
-//! and routes. A request is one message with flags; with `NLM_F_ACK` the kernel answers with an
-//! "error" message whose code is 0 on success or `-errno`. A socket belongs to the network
-//! namespace it was opened in: the parent's talks about the host's links, the child's about
-//! its own. The message types come from the `netlink-packet-route` crate.
+//! Netlink is a socket family (`AF_NETLINK`); `NETLINK_ROUTE` is its part for links,
+//! addresses and routes. A request is one message with flags; with `NLM_F_ACK` the
+//! kernel answers with an "error" message whose code is 0 on success or `-errno`. A
+//! socket belongs to the network namespace it was opened in: the parent's talks
+//! about the host's links, the child's about its own. The message types come from
+//! the `netlink-packet-route` crate.
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
-    NetlinkPayload,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader,
+    NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol,
+    RouteScope, RouteType,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 use std::io;
 use std::net::Ipv4Addr;
 
-/// An open `NETLINK_ROUTE` socket, in the network namespace we were in when we opened it.
+/// An open `NETLINK_ROUTE` socket, in the network namespace we were in when we
+/// opened it.
 pub struct Netlink {
     socket: Socket,
     sequence: u32,
 }
 
 impl Netlink {
-    /// `socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE)`, talking to the kernel.
+    /// `socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_ROUTE)`, talking to
+    /// the kernel.
     pub fn open() -> io::Result<Netlink> {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
@@ -70,8 +74,8 @@ impl Netlink {
     // ANCHOR_END: add_bridge
 
     // ANCHOR: add_veth
-    /// `ip link add NAME type veth peer name PEER`: two linked ends; what goes in one comes
-    /// out of the other.
+    /// `ip link add NAME type veth peer name PEER`: two linked ends; what goes in
+    /// one comes out of the other.
     pub fn add_veth(&mut self, name: &str, peer: &str) -> io::Result<()> {
         let mut peer_message = LinkMessage::default();
         peer_message
@@ -102,7 +106,8 @@ impl Netlink {
     }
 
     // ANCHOR: move_to_netns
-    /// `ip link set dev INDEX netns PID`: moves the link into the network namespace of `pid`.
+    /// `ip link set dev INDEX netns PID`: moves the link into the network namespace
+    /// of `pid`.
     pub fn move_to_netns_of(&mut self, index: u32, pid: u32) -> io::Result<()> {
         self.set_attribute(index, LinkAttribute::NetNsPid(pid))
     }
@@ -121,7 +126,12 @@ impl Netlink {
     }
 
     /// `ip addr add ADDRESS/PREFIX dev INDEX`
-    pub fn add_address(&mut self, index: u32, address: Ipv4Addr, prefix: u8) -> io::Result<()> {
+    pub fn add_address(
+        &mut self,
+        index: u32,
+        address: Ipv4Addr,
+        prefix: u8,
+    ) -> io::Result<()> {
         let mut message = AddressMessage::default();
         message.header.family = AddressFamily::Inet;
         message.header.prefix_len = prefix;
@@ -149,7 +159,11 @@ impl Netlink {
         self.create(RouteNetlinkMessage::NewRoute(message))
     }
 
-    fn set_attribute(&mut self, index: u32, attribute: LinkAttribute) -> io::Result<()> {
+    fn set_attribute(
+        &mut self,
+        index: u32,
+        attribute: LinkAttribute,
+    ) -> io::Result<()> {
         let mut message = LinkMessage::default();
         message.header.index = index;
         message.attributes.push(attribute);
@@ -189,14 +203,21 @@ impl Netlink {
             let mut offset = 0;
             // One datagram can hold several messages, one after the other.
             while offset < bytes.len() {
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&bytes[offset..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(
+                    &bytes[offset..],
+                )
+                .map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+                })?;
                 offset += reply.header.length as usize;
                 match reply.payload {
-                    // The acknowledgement: code 0 means done, anything else is -errno.
+                    // The acknowledgement: code 0 means done, anything else is
+                    // -errno.
                     NetlinkPayload::Error(error) => match error.code {
                         None => return Ok(replies),
-                        Some(code) => return Err(io::Error::from_raw_os_error(-code.get())),
+                        Some(code) => {
+                            return Err(io::Error::from_raw_os_error(-code.get()));
+                        }
                     },
                     NetlinkPayload::Done(_) => return Ok(replies),
                     NetlinkPayload::InnerMessage(inner) => replies.push(inner),

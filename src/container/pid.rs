@@ -1,17 +1,19 @@
 //! PID namespaces and the duties of PID 1.
 //!
-//! The first process in a new PID namespace is its PID 1, and the kernel treats it like the
-//! host's init:
-//! - it only receives the signals it has installed a handler for. Signals whose action is the
-//!   default (say SIGTERM to `sleep`) are thrown away, even when root sends them from outside;
-//!   only SIGKILL and SIGSTOP from an ancestor namespace always get through;
-//! - every orphan in the namespace becomes its child, and it must `wait` for them, or they stay
-//!   zombies;
+//! The first process in a new PID namespace is its PID 1, and the kernel treats it
+//! like the host's init:
+//! - it only receives the signals it has installed a handler for. Signals whose
+//!   action is the default (say SIGTERM to `sleep`) are thrown away, even when root
+//!   sends them from outside; only SIGKILL and SIGSTOP from an ancestor namespace
+//!   always get through;
+//! - every orphan in the namespace becomes its child, and it must `wait` for them,
+//!   or they stay zombies;
 //! - when it exits, the kernel kills (SIGKILL) every other process in the namespace.
 //!
-//! Most programs were not written to be PID 1. With `--init`, lesson 03 makes PID 1 a tiny
-//! init of ours ([`run_init`]) that starts the command as PID 2, passes signals on to it, reaps
-//! orphans, and exits the way the command did (as `tini` and `docker run --init` do).
+//! Most programs were not written to be PID 1. With `--init`, lesson 03 makes PID 1
+//! a tiny init of ours ([`run_init`]) that starts the command as PID 2, passes
+//! signals on to it, reaps orphans, and exits the way the command did (as `tini` and
+//! `docker run --init` do).
 
 use super::exit::Ending;
 use super::handshake::{Channel, ChildError, Message};
@@ -27,17 +29,18 @@ use procfs::process::Process;
 /// The name our init shows in `ps` (the `comm` of PID 1).
 pub const INIT_NAME: &str = "nsbox-init";
 
-/// The pid of a process as seen from inside its own PID namespace (the last `NSpid` entry of
-/// `/proc/<pid>/status`), and the whole chain from the host's view down.
+/// The pid of a process as seen from inside its own PID namespace (the last `NSpid`
+/// entry of `/proc/<pid>/status`), and the whole chain from the host's view down.
 pub fn nspids(pid: Pid) -> procfs::ProcResult<Vec<i32>> {
     let status = Process::new(pid.as_raw())?.status()?;
     Ok(status.nspid.unwrap_or_else(|| vec![pid.as_raw()]))
 }
 
 // ANCHOR: drops_signal
-/// Will the kernel throw `signal` away instead of delivering it to `pid`? True when `pid` is
-/// PID 1 of its namespace, has no handler for the signal (its `SigCgt` bit is clear) and does
-/// not block it (a blocked signal waits in the queue, as our init's do: see `signals`).
+/// Will the kernel throw `signal` away instead of delivering it to `pid`? True when
+/// `pid` is PID 1 of its namespace, has no handler for the signal (its `SigCgt` bit
+/// is clear) and does not block it (a blocked signal waits in the queue, as our
+/// init's do: see `signals`).
 pub fn drops_signal(pid: Pid, signal: Signal) -> bool {
     let Ok(process) = Process::new(pid.as_raw()) else {
         return false;
@@ -49,17 +52,21 @@ pub fn drops_signal(pid: Pid, signal: Signal) -> bool {
     let bit = 1 << (signal as u64 - 1);
     let has_handler = status.sigcgt & bit != 0;
     let blocked = status.sigblk & bit != 0;
-    is_pid_1 && !has_handler && !blocked && !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP)
+    is_pid_1
+        && !has_handler
+        && !blocked
+        && !matches!(signal, Signal::SIGKILL | Signal::SIGSTOP)
 }
 // ANCHOR_END: drops_signal
 
 // ANCHOR: init
-/// Runs as PID 1 of the new PID namespace: starts the command, then loops until it ends,
-/// passing signals on and reaping every child the kernel hands us. Returns our exit code,
-/// which is the command's as a shell would give it.
+/// Runs as PID 1 of the new PID namespace: starts the command, then loops until it
+/// ends, passing signals on and reaping every child the kernel hands us. Returns our
+/// exit code, which is the command's as a shell would give it.
 pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 {
     let _ = nix::sys::prctl::set_name(c"nsbox-init");
-    // The parent blocked the signals we watch before clone(2); we inherited that mask.
+    // The parent blocked the signals we watch before clone(2); we inherited that
+    // mask.
     let Ok(inbox) = SignalInbox::open() else {
         return 125;
     };
@@ -102,7 +109,8 @@ fn reap_children() -> Vec<(Pid, Ending)> {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
             Ok(status) => {
-                if let (Some(pid), Some(ending)) = (status.pid(), Ending::from_wait_status(status))
+                if let (Some(pid), Some(ending)) =
+                    (status.pid(), Ending::from_wait_status(status))
                 {
                     reaped.push((pid, ending));
                 }
@@ -112,8 +120,8 @@ fn reap_children() -> Vec<(Pid, Ending)> {
 }
 // ANCHOR_END: reap
 
-/// Forks the command. A close-on-exec pipe tells us whether its `exec` worked: it reads
-/// end-of-file if it did, or the error number if it did not.
+/// Forks the command. A close-on-exec pipe tells us whether its `exec` worked: it
+/// reads end-of-file if it did, or the error number if it did not.
 fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildError> {
     let failed = |step: &str| {
         let step = step.to_string();
@@ -127,7 +135,8 @@ fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildErro
             let _ = signals::restore_mask(old_mask);
             let error = spawn::exec(command);
             let _ = write(&writer, &(error.errno as i32).to_ne_bytes());
-            // SAFETY: _exit ends the process at once, without running the parent's exit hooks.
+            // SAFETY: _exit ends the process at once, without running the parent's
+            // exit hooks.
             unsafe { nix::libc::_exit(error.exit_code() as i32) }
         }
         ForkResult::Parent { child } => {

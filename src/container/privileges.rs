@@ -27,8 +27,8 @@ pub fn can_map_any_ids() -> procfs::ProcResult<bool> {
 
 // ANCHOR: check
 /// Fails with a message that says what is missing and how to get it. With a new user
-/// namespace, no privilege is needed: the other namespaces are created inside it, where the
-/// child is root (unless this machine turned that off for ordinary users).
+/// namespace, no privilege is needed: the other namespaces are created inside it,
+/// where the child is root (unless this machine turned that off for ordinary users).
 pub fn check(program: &str, container: &Container) -> Result<(), Error> {
     if container.network.is_some() && !has_capability(CAP_NET_ADMIN)? {
         let why = "creating a veth pair and a bridge on the host".to_string();
@@ -54,7 +54,12 @@ pub fn check(program: &str, container: &Container) -> Result<(), Error> {
 }
 // ANCHOR_END: check
 
-fn needs_root(program: &str, why: String, capability: &'static str, hint: &'static str) -> Error {
+fn needs_root(
+    program: &str,
+    why: String,
+    capability: &'static str,
+    hint: &'static str,
+) -> Error {
     let path = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| program.to_string());

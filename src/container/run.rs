@@ -1,4 +1,5 @@
-//! The whole life of a container, from the parent's side: check, clone, tell, go, wait.
+//! The whole life of a container, from the parent's side: check, clone, tell, go,
+//! wait.
 
 use super::cgroup::{self, Cgroup, Usage};
 use super::exit::{self, Ending};
@@ -7,7 +8,9 @@ use super::namespaces::{self, NamespacePair};
 use super::net::{self, Attachment};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
-use super::{Container, Error, Namespace, Narrator, Propagation, pid, privileges, user};
+use super::{
+    Container, Error, Namespace, Narrator, Propagation, pid, privileges, user,
+};
 use nix::sys::signal::SigSet;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -30,7 +33,9 @@ pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> 
     };
     let resources = Resources { network, cgroup };
     let result = start(container, &resources, &old_mask, &inbox, narrator);
-    if let (Some(config), Some(attachment)) = (&container.network, &resources.network) {
+    if let (Some(config), Some(attachment)) =
+        (&container.network, &resources.network)
+    {
         // Whatever happened, give the address back and check the veth pair is gone.
         if let Err(error) = net::detach(config, attachment, narrator) {
             narrator.error(&error);
@@ -44,7 +49,8 @@ pub fn run(container: &Container, narrator: &Narrator) -> Result<Ending, Error> 
 }
 // ANCHOR_END: run
 
-/// What the parent made for the container before the clone, to hand over during the handshake.
+/// What the parent made for the container before the clone, to hand over during the
+/// handshake.
 struct Resources {
     network: Option<Attachment>,
     cgroup: Option<Box<dyn Cgroup>>,
@@ -86,8 +92,14 @@ fn remove_cgroup(cgroup: Option<&dyn Cgroup>, narrator: &Narrator) {
 }
 
 // ANCHOR: report_usage
-/// What the kernel counted, and why the command ended when the cgroup had a say in it.
-fn report_usage(ending: Ending, usage: Usage, container: &Container, narrator: &Narrator) {
+/// What the kernel counted, and why the command ended when the cgroup had a say in
+/// it.
+fn report_usage(
+    ending: Ending,
+    usage: Usage,
+    container: &Container,
+    narrator: &Narrator,
+) {
     let peak = usage.peak_memory.map_or("?".into(), cgroup::mebibytes);
     let cpu = usage
         .cpu_time
@@ -152,8 +164,9 @@ fn supervise(
     inbox: &SignalInbox,
     narrator: &Narrator,
 ) -> Result<Ending, Error> {
-    // The child is waiting for Go: this is when the parent looks at it (and, in later
-    // lessons, writes its uid maps, moves a veth into it, puts it in a cgroup).
+    // The child is waiting for Go: this is when the parent looks at it (and, in
+    // later lessons, writes its uid maps, moves a veth into it, puts it in a
+    // cgroup).
     narrate_child(child.pid, narrator)?;
     prepare_from_outside(container, resources, child.pid, narrator)?;
     narrate_plan(container, resources.network.as_ref(), narrator);
@@ -184,8 +197,8 @@ fn supervise(
 }
 
 // ANCHOR: prepare_from_outside
-/// What the parent sets up for the child while it waits. Each lesson that needs a step done
-/// from outside adds it here.
+/// What the parent sets up for the child while it waits. Each lesson that needs a
+/// step done from outside adds it here.
 fn prepare_from_outside(
     container: &Container,
     resources: &Resources,
@@ -195,7 +208,9 @@ fn prepare_from_outside(
     if container.namespaces.contains(&Namespace::User) {
         write_id_maps(container, child, narrator)?;
     }
-    if let (Some(config), Some(attachment)) = (&container.network, &resources.network) {
+    if let (Some(config), Some(attachment)) =
+        (&container.network, &resources.network)
+    {
         net::attach(config, attachment, child.as_raw() as u32, narrator)?;
     }
     if let Some(cgroup) = &resources.cgroup {
@@ -212,7 +227,10 @@ fn prepare_from_outside(
 // ANCHOR_END: prepare_from_outside
 
 /// Picks the container's address before anything else is created.
-fn lease_address(container: &Container, narrator: &Narrator) -> Result<Option<Attachment>, Error> {
+fn lease_address(
+    container: &Container,
+    narrator: &Narrator,
+) -> Result<Option<Attachment>, Error> {
     let Some(config) = &container.network else {
         return Ok(None);
     };
@@ -226,7 +244,11 @@ fn lease_address(container: &Container, narrator: &Narrator) -> Result<Option<At
     Ok(Some(attachment))
 }
 
-fn write_id_maps(container: &Container, child: Pid, narrator: &Narrator) -> Result<(), Error> {
+fn write_id_maps(
+    container: &Container,
+    child: Pid,
+    narrator: &Narrator,
+) -> Result<(), Error> {
     let Some(maps) = &container.id_maps else {
         narrator.say("no uid/gid map written: inside, every id is unmapped and shows as 65534");
         return Ok(());
@@ -249,12 +271,15 @@ fn describe_new_namespaces(container: &Container) -> String {
     match names.as_slice() {
         [] => String::new(),
         [one] => format!(" in a new {one} namespace"),
-        [rest @ .., last] => format!(" in new {} and {last} namespaces", rest.join(", ")),
+        [rest @ .., last] => {
+            format!(" in new {} and {last} namespaces", rest.join(", "))
+        }
     }
 }
 
 // ANCHOR: narrate_child
-/// Tells the child's pid on both sides and which namespaces it does not share with us.
+/// Tells the child's pid on both sides and which namespaces it does not share with
+/// us.
 fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
     let ids = pid::nspids(child)?;
     let inside = ids.last().copied().unwrap_or(child.as_raw());
@@ -294,7 +319,8 @@ fn describe_pair(pair: &NamespacePair) -> String {
     }
 }
 
-/// "its namespaces (/proc/4242/ns/*) against ours: new ipc, uts; shared cgroup, mnt, …".
+/// "its namespaces (/proc/4242/ns/*) against ours: new ipc, uts; shared cgroup, mnt,
+/// …".
 fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
     let names = |new: bool| {
         let names: Vec<&str> = pairs
@@ -316,7 +342,11 @@ fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
 }
 
 /// What the child does after Go.
-fn narrate_plan(container: &Container, network: Option<&Attachment>, narrator: &Narrator) {
+fn narrate_plan(
+    container: &Container,
+    network: Option<&Attachment>,
+    narrator: &Narrator,
+) {
     let mut steps = Vec::new();
     if container.namespaces.contains(&Namespace::User)
         && container
@@ -327,7 +357,8 @@ fn narrate_plan(container: &Container, network: Option<&Attachment>, narrator: &
         steps.push("setresuid(0, 0, 0) to be root inside".to_string());
     }
     if container.namespaces.contains(&Namespace::Cgroup) {
-        steps.push("unshare(CLONE_NEWCGROUP), its cgroup becoming its /".to_string());
+        steps
+            .push("unshare(CLONE_NEWCGROUP), its cgroup becoming its /".to_string());
     }
     if let Some(name) = &container.hostname {
         steps.push(format!("sethostname(\"{name}\")"));
@@ -389,8 +420,9 @@ fn wait_passing_signals(
 
 // ANCHOR: pass_on
 /// Sends the child a signal we got, unless the terminal already sent it to the whole
-/// foreground group. If the child is a PID 1 that will drop it, say so; if it happens twice,
-/// use SIGKILL, which the kernel always delivers from outside the namespace.
+/// foreground group. If the child is a PID 1 that will drop it, say so; if it
+/// happens twice, use SIGKILL, which the kernel always delivers from outside the
+/// namespace.
 fn pass_on(child: Pid, arrival: Arrival, warned: &mut bool, narrator: &Narrator) {
     let name = arrival.signal.as_str();
     if !arrival.from_terminal {
@@ -414,8 +446,8 @@ fn pass_on(child: Pid, arrival: Arrival, warned: &mut bool, narrator: &Narrator)
 }
 // ANCHOR_END: pass_on
 
-/// With `--init`, our init reports what happened inside: orphans it reaped and how the
-/// command itself ended (its own exit code carries the same number).
+/// With `--init`, our init reports what happened inside: orphans it reaped and how
+/// the command itself ended (its own exit code carries the same number).
 fn read_init_report(child: &Child, narrator: &Narrator) -> Option<Ending> {
     let mut ending = None;
     while let Ok(Some(message)) = child.channel.try_recv() {
@@ -456,7 +488,8 @@ fn show_command(command: &[String]) -> String {
         .iter()
         .map(|word| {
             if word.is_empty()
-                || word.contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c))
+                || word
+                    .contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c))
             {
                 format!("'{}'", word.replace('\'', r"'\''"))
             } else {

@@ -1,13 +1,15 @@
-//! Signals: the lesson binary passes the ones it gets on to the container, and learns from
-//! `SIGCHLD` that the container ended.
+//! Signals: the lesson binary passes the ones it gets on to the container, and
+//! learns from `SIGCHLD` that the container ended.
 //!
-//! We do not install signal handlers. We *block* the signals we care about and read them from a
-//! `signalfd(2)`, one at a time, in an ordinary loop: no code runs at a surprising moment.
+//! We do not install signal handlers. We *block* the signals we care about and read
+//! them from a `signalfd(2)`, one at a time, in an ordinary loop: no code runs at a
+//! surprising moment.
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-/// The signals a user sends to stop or poke a program; we pass them on to the container.
+/// The signals a user sends to stop or poke a program; we pass them on to the
+/// container.
 pub const FORWARDED: [Signal; 4] = [
     Signal::SIGINT,
     Signal::SIGTERM,
@@ -15,7 +17,8 @@ pub const FORWARDED: [Signal; 4] = [
     Signal::SIGQUIT,
 ];
 
-/// `si_code` of a signal the kernel itself sent, e.g. the terminal's Ctrl-C (`SI_KERNEL`).
+/// `si_code` of a signal the kernel itself sent, e.g. the terminal's Ctrl-C
+/// (`SI_KERNEL`).
 const SI_KERNEL: i32 = 0x80;
 
 /// The forwarded signals and `SIGCHLD`.
@@ -29,8 +32,8 @@ fn watched() -> SigSet {
 }
 
 // ANCHOR: block
-/// Blocks the watched signals and returns the mask we had before, which the child restores
-/// before `exec` (a blocked mask is inherited across `clone` and `exec`).
+/// Blocks the watched signals and returns the mask we had before, which the child
+/// restores before `exec` (a blocked mask is inherited across `clone` and `exec`).
 pub fn block_watched() -> nix::Result<SigSet> {
     let mut old = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&watched()), Some(&mut old))?;
@@ -47,8 +50,9 @@ pub fn restore_mask(old: &SigSet) -> nix::Result<()> {
 #[derive(Clone, Copy, Debug)]
 pub struct Arrival {
     pub signal: Signal,
-    /// The terminal sent it (Ctrl-C, Ctrl-\, hang-up) to the whole foreground process group,
-    /// so the container got it too and we must not send it a second time.
+    /// The terminal sent it (Ctrl-C, Ctrl-\, hang-up) to the whole foreground
+    /// process group, so the container got it too and we must not send it a second
+    /// time.
     pub from_terminal: bool,
 }
 
@@ -69,7 +73,8 @@ impl SignalInbox {
     pub fn next(&self) -> nix::Result<Arrival> {
         loop {
             if let Some(info) = self.fd.read_signal()? {
-                // A signal outside our set cannot arrive here; skip it if it somehow did.
+                // A signal outside our set cannot arrive here; skip it if it somehow
+                // did.
                 if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
                     let from_terminal = info.ssi_code == SI_KERNEL;
                     return Ok(Arrival {

@@ -1,4 +1,5 @@
-//! Creating the child with `clone(2)`, and what the child does until it becomes the command.
+//! Creating the child with `clone(2)`, and what the child does until it becomes the
+//! command.
 
 use super::handshake::{self, Channel, ChildError, Message};
 use super::net::{self, Attachment};
@@ -10,8 +11,9 @@ use nix::unistd::{Pid, execvp};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 
-/// The child's stack. `clone(2)` without `CLONE_VM` gives the child a copy of our memory, so
-/// this only needs to hold the child's few calls before `exec` (or our small init's loop).
+/// The child's stack. `clone(2)` without `CLONE_VM` gives the child a copy of our
+/// memory, so this only needs to hold the child's few calls before `exec` (or our
+/// small init's loop).
 const STACK_SIZE: usize = 1024 * 1024;
 
 /// A child waiting at the door for [`Message::Go`].
@@ -23,24 +25,29 @@ pub struct Child {
 }
 
 // ANCHOR: spawn
-/// Calls `clone(2)` with the container's namespace flags. The child inherits `old_mask`'s
-/// replacement (the watched signals blocked) and restores `old_mask` before `exec`.
+/// Calls `clone(2)` with the container's namespace flags. The child inherits
+/// `old_mask`'s replacement (the watched signals blocked) and restores `old_mask`
+/// before `exec`.
 pub fn spawn(
     container: &Container,
     network: Option<&Attachment>,
     old_mask: &SigSet,
 ) -> Result<Child, Error> {
-    let (parent_end, child_end) = handshake::channel().map_err(Error::sys("socketpair"))?;
+    let (parent_end, child_end) =
+        handshake::channel().map_err(Error::sys("socketpair"))?;
     let parent_end_fd = parent_end.as_raw_fd();
     let mut stack = vec![0u8; STACK_SIZE];
     let flags = container.clone_flags();
-    let child_main =
-        Box::new(|| child_main(container, network, &child_end, parent_end_fd, old_mask));
-    // SAFETY: this process is single-threaded, and without CLONE_VM the child gets its own
-    // copy of memory, as after fork(2): it can run any of our code. `stack` outlives the call
-    // in our memory, and the child has its own copy of it.
-    let pid = unsafe { clone(child_main, &mut stack, flags, Some(Signal::SIGCHLD as i32)) }
-        .map_err(|errno| clone_error(container, errno))?;
+    let child_main = Box::new(|| {
+        child_main(container, network, &child_end, parent_end_fd, old_mask)
+    });
+    // SAFETY: this process is single-threaded, and without CLONE_VM the child gets
+    // its own copy of memory, as after fork(2): it can run any of our code. `stack`
+    // outlives the call in our memory, and the child has its own copy of it.
+    let pid = unsafe {
+        clone(child_main, &mut stack, flags, Some(Signal::SIGCHLD as i32))
+    }
+    .map_err(|errno| clone_error(container, errno))?;
     Ok(Child {
         pid,
         channel: parent_end,
@@ -49,8 +56,8 @@ pub fn spawn(
 // ANCHOR_END: spawn
 
 // ANCHOR: child_main
-/// The child's whole life before `exec`. Its return value is its exit code, used only when
-/// something failed.
+/// The child's whole life before `exec`. Its return value is its exit code, used
+/// only when something failed.
 fn child_main(
     container: &Container,
     network: Option<&Attachment>,
@@ -58,13 +65,15 @@ fn child_main(
     parent_end: RawFd,
     old_mask: &SigSet,
 ) -> isize {
-    // We got a copy of the parent's end too. Close it: if the parent dies, we then read
-    // end-of-file below instead of waiting forever.
+    // We got a copy of the parent's end too. Close it: if the parent dies, we then
+    // read end-of-file below instead of waiting forever.
     let _ = nix::unistd::close(parent_end);
     if !matches!(channel.recv(), Ok(Some(Message::Go))) {
         return 125; // The parent is gone: nobody is left to tell.
     }
-    let error = match prepare(container, network).and_then(|()| die_with_parent(channel)) {
+    let error = match prepare(container, network)
+        .and_then(|()| die_with_parent(channel))
+    {
         Ok(()) if container.init => {
             return pid::run_init(&container.command, channel, old_mask) as isize;
         }
@@ -79,9 +88,12 @@ fn child_main(
 }
 // ANCHOR_END: child_main
 
-/// What the child sets up inside its new namespaces. Each lesson that needs a step in the
-/// child adds one line here.
-fn prepare(container: &Container, network: Option<&Attachment>) -> Result<(), ChildError> {
+/// What the child sets up inside its new namespaces. Each lesson that needs a step
+/// in the child adds one line here.
+fn prepare(
+    container: &Container,
+    network: Option<&Attachment>,
+) -> Result<(), ChildError> {
     if container.namespaces.contains(&Namespace::User)
         && container
             .id_maps
@@ -106,21 +118,25 @@ fn prepare(container: &Container, network: Option<&Attachment>) -> Result<(), Ch
     }
     if container.namespaces.contains(&Namespace::Mount) {
         let mode = container.propagation;
-        mount::set_propagation(mode).map_err(failed(format!("mount --make-r{mode} /")))?;
+        mount::set_propagation(mode)
+            .map_err(failed(format!("mount --make-r{mode} /")))?;
         if container.namespaces.contains(&Namespace::Pid) {
-            mount::mount_proc().map_err(failed("mount -t proc proc /proc".into()))?;
+            mount::mount_proc()
+                .map_err(failed("mount -t proc proc /proc".into()))?;
         }
     }
     Ok(())
 }
 
 // ANCHOR: die_with_parent
-/// Asks the kernel to SIGKILL us if the parent dies, so a killed lesson binary does not leave
-/// its container running (with an address and a veth nobody will clean up).
+/// Asks the kernel to SIGKILL us if the parent dies, so a killed lesson binary does
+/// not leave its container running (with an address and a veth nobody will clean
+/// up).
 ///
 /// Surprise: the kernel forgets this request whenever our user ids change, which
-/// `become_root` just did; so it is the last step before `exec`. And the parent may have died
-/// already, before we asked: then its end of the channel is closed, and we stop here.
+/// `become_root` just did; so it is the last step before `exec`. And the parent may
+/// have died already, before we asked: then its end of the channel is closed, and we
+/// stop here.
 fn die_with_parent(channel: &Channel) -> Result<(), ChildError> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .map_err(failed("prctl(PR_SET_PDEATHSIG)".into()))?;
@@ -140,7 +156,8 @@ fn failed(step: String) -> impl FnOnce(Errno) -> ChildError {
 /// Replaces this process with the command, looked up in `$PATH` like a shell does.
 /// Returns only if that failed.
 pub fn exec(command: &[String]) -> ChildError {
-    let args: Result<Vec<CString>, _> = command.iter().map(|a| CString::new(a.as_str())).collect();
+    let args: Result<Vec<CString>, _> =
+        command.iter().map(|a| CString::new(a.as_str())).collect();
     let Ok(args) = args else {
         return exec_error(command, Errno::EINVAL);
     };
@@ -174,7 +191,8 @@ pub fn flag_names(namespaces: &[super::Namespace]) -> String {
 
 fn clone_error(container: &Container, errno: Errno) -> Error {
     let refused = matches!(errno, Errno::EPERM | Errno::ENOSPC | Errno::EUSERS);
-    // A user namespace can be refused by a setting even to root inside another user namespace.
+    // A user namespace can be refused by a setting even to root inside another user
+    // namespace.
     if refused && container.namespaces.contains(&Namespace::User) {
         let program = std::env::args().next().unwrap_or_default();
         let program = program.rsplit('/').next().unwrap_or_default();
@@ -185,7 +203,9 @@ fn clone_error(container: &Container, errno: Errno) -> Error {
     let hint = match errno {
         Errno::EPERM => " (the kernel refused: this needs root)",
         Errno::EINVAL => " (this kernel does not support one of these namespaces)",
-        Errno::ENOSPC | Errno::EUSERS => " (a namespace count limit in /proc/sys/user/ is reached)",
+        Errno::ENOSPC | Errno::EUSERS => {
+            " (a namespace count limit in /proc/sys/user/ is reached)"
+        }
         _ => "",
     };
     Error::Clone {

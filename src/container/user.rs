@@ -1,17 +1,21 @@
 //! The user namespace: user and group ids of its own, mapped onto the host's.
 //!
-//! A new user namespace starts with no ids mapped: its processes show up as the "overflow" uid
-//! and gid (65534, `nobody`). Someone outside writes `/proc/<pid>/uid_map` and `gid_map`, once
-//! each, with lines of `INSIDE OUTSIDE COUNT`: ids INSIDE..INSIDE+COUNT in the namespace are
-//! ids OUTSIDE..OUTSIDE+COUNT on the host. The kernel's rules on who may write them:
-//! - the writer needs CAP_SETUID (CAP_SETGID) in the parent namespace to map any ids it likes;
-//! - without it, it may map exactly one id: its own (`0 1000 1` for user 1000), and before it
-//!   writes `gid_map` it must write `deny` to `/proc/<pid>/setgroups`, so the process inside
-//!   can never drop a group it was put in to be *kept out* of something.
+//! A new user namespace starts with no ids mapped: its processes show up as the
+//! "overflow" uid and gid (65534, `nobody`). Someone outside writes
+//! `/proc/<pid>/uid_map` and `gid_map`, once each, with lines of `INSIDE OUTSIDE
+//! COUNT`: ids INSIDE..INSIDE+COUNT in the namespace are ids OUTSIDE..OUTSIDE+COUNT
+//! on the host. The kernel's rules on who may write them:
+//! - the writer needs CAP_SETUID (CAP_SETGID) in the parent namespace to map any ids
+//!   it likes;
+//! - without it, it may map exactly one id: its own (`0 1000 1` for user 1000), and
+//!   before it writes `gid_map` it must write `deny` to `/proc/<pid>/setgroups`, so
+//!   the process inside can never drop a group it was put in to be *kept out* of
+//!   something.
 //!
-//! The first process in a new user namespace has every capability *inside* it. That is why an
-//! ordinary user can ask `clone(2)` for new UTS, IPC, PID and mount namespaces at once with
-//! `CLONE_NEWUSER`: the kernel creates the user namespace first, and the others belong to it.
+//! The first process in a new user namespace has every capability *inside* it. That
+//! is why an ordinary user can ask `clone(2)` for new UTS, IPC, PID and mount
+//! namespaces at once with `CLONE_NEWUSER`: the kernel creates the user namespace
+//! first, and the others belong to it.
 
 use super::Error;
 use nix::unistd::Pid;
@@ -40,8 +44,10 @@ impl FromStr for IdRange {
 
     /// Reads `0 1000 1` (or `0:1000:1`, easier to type in a shell).
     fn from_str(text: &str) -> Result<IdRange, String> {
-        let numbers: Vec<&str> = text.split([' ', ':']).filter(|w| !w.is_empty()).collect();
-        let usage = || format!("'{text}' is not INSIDE OUTSIDE COUNT (e.g. '0 1000 1')");
+        let numbers: Vec<&str> =
+            text.split([' ', ':']).filter(|w| !w.is_empty()).collect();
+        let usage =
+            || format!("'{text}' is not INSIDE OUTSIDE COUNT (e.g. '0 1000 1')");
         let [inside, outside, count] = numbers.as_slice() else {
             return Err(usage());
         };
@@ -102,11 +108,13 @@ impl IdMaps {
 }
 
 // ANCHOR: invoking_user
-/// The user (and their group) who ran this program: `SUDO_UID`/`SUDO_GID` when sudo ran us.
+/// The user (and their group) who ran this program: `SUDO_UID`/`SUDO_GID` when sudo
+/// ran us.
 pub fn invoking_user() -> (u32, u32) {
     let from_sudo = |name: &str| std::env::var(name).ok()?.parse::<u32>().ok();
     if nix::unistd::geteuid().is_root()
-        && let (Some(uid), Some(gid)) = (from_sudo("SUDO_UID"), from_sudo("SUDO_GID"))
+        && let (Some(uid), Some(gid)) =
+            (from_sudo("SUDO_UID"), from_sudo("SUDO_GID"))
     {
         return (uid, gid);
     }
@@ -143,10 +151,14 @@ fn validate_ranges(kind: &str, ranges: &[IdRange]) -> Result<(), Error> {
 }
 
 // ANCHOR: write_maps
-/// Runs in the parent while the child waits: writes the child's maps, and `deny` to its
-/// `setgroups` file when we are not privileged enough to map groups freely.
+/// Runs in the parent while the child waits: writes the child's maps, and `deny` to
+/// its `setgroups` file when we are not privileged enough to map groups freely.
 /// Returns what it wrote, file by file, for the narration.
-pub fn write_maps(child: Pid, maps: &IdMaps, privileged: bool) -> Result<Vec<String>, Error> {
+pub fn write_maps(
+    child: Pid,
+    maps: &IdMaps,
+    privileged: bool,
+) -> Result<Vec<String>, Error> {
     // ANCHOR: exercise
     let mut written = Vec::new();
     if !privileged {
@@ -166,12 +178,14 @@ pub fn write_maps(child: Pid, maps: &IdMaps, privileged: bool) -> Result<Vec<Str
 
 // ANCHOR: become_root
 /// Runs in the child once its maps are written: switches to uid and gid 0 *inside*.
-/// When sudo started us, our real id is the host's root, which the default map does not map
-/// (it maps 0 inside to the user behind sudo): until we switch, the kernel shows us as 65534.
+/// When sudo started us, our real id is the host's root, which the default map does
+/// not map (it maps 0 inside to the user behind sudo): until we switch, the kernel
+/// shows us as 65534.
 pub fn become_root() -> nix::Result<()> {
     use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
-    // Drop supplementary groups where allowed. When setgroups is "deny" (we were started
-    // without privileges), the kernel refuses, and the groups we have are unmapped anyway.
+    // Drop supplementary groups where allowed. When setgroups is "deny" (we were
+    // started without privileges), the kernel refuses, and the groups we have are
+    // unmapped anyway.
     let _ = setgroups(&[]);
     setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0))?;
     setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
@@ -207,8 +221,8 @@ const USERNS_SWITCHES: [(&str, &str, &str); 3] = [
 ];
 
 // ANCHOR: userns_allowed
-/// For a run without privileges: fails, naming the setting, if this machine forbids ordinary
-/// users to create user namespaces.
+/// For a run without privileges: fails, naming the setting, if this machine forbids
+/// ordinary users to create user namespaces.
 pub fn check_unprivileged_userns_allowed(program: &str) -> Result<(), Error> {
     match forbidding_setting(program) {
         Some(error) => Err(error),

@@ -3,7 +3,8 @@
 use super::Error;
 
 // ANCHOR: hostname_limit
-/// The kernel's limit on a hostname's length in bytes (`HOST_NAME_MAX` in `<limits.h>`).
+/// The kernel's limit on a hostname's length in bytes (`HOST_NAME_MAX` in
+/// `<limits.h>`).
 pub const HOST_NAME_MAX: usize = 64;
 
 /// Refuses a hostname the kernel would refuse, before we create anything.
@@ -20,8 +21,8 @@ pub fn validate_hostname(name: &str) -> Result<(), Error> {
 // ANCHOR_END: hostname_limit
 
 // ANCHOR: set_hostname
-/// Runs in the child: changes the hostname of the UTS namespace it is in. Because the child
-/// has a new UTS namespace, the host's hostname stays as it was.
+/// Runs in the child: changes the hostname of the UTS namespace it is in. Because
+/// the child has a new UTS namespace, the host's hostname stays as it was.
 pub fn set_hostname(name: &str) -> nix::Result<()> {
     // ANCHOR: exercise
     nix::unistd::sethostname(name)

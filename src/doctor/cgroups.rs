@@ -1,9 +1,9 @@
 //! The cgroup version, and the controllers lesson 07 uses: memory, cpu and pids.
 //!
-//! [`cgroup::detect`] reads which version holds the controllers. Then, as root, the doctor makes
-//! a test cgroup where 07 would make its own, writes a limit to it, and removes it again.
-//! On cgroup v2 it does not switch controllers on (07 does, in `cgroup.subtree_control`):
-//! that would change the machine.
+//! [`cgroup::detect`] reads which version holds the controllers. Then, as root, the
+//! doctor makes a test cgroup where 07 would make its own, writes a limit to it, and
+//! removes it again. On cgroup v2 it does not switch controllers on (07 does, in
+//! `cgroup.subtree_control`): that would change the machine.
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
@@ -29,7 +29,8 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
             Mark::Skipped,
             "memory, cpu, pids: not tried, making a cgroup needs root",
         );
-        findings.record(Need::Cgroups, Outcome::not_tried("needs root", RUN_AS_ROOT));
+        findings
+            .record(Need::Cgroups, Outcome::not_tried("needs root", RUN_AS_ROOT));
         return;
     }
     let mut outcome = Outcome::Works;
@@ -37,7 +38,8 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
         match try_controller(&layout, controller) {
             Ok(done) => report.line(Mark::Good, format!("{controller:<6} {done}")),
             Err(problem) => {
-                report.line(Mark::Bad, format!("{controller:<6} {}", problem.because));
+                report
+                    .line(Mark::Bad, format!("{controller:<6} {}", problem.because));
                 report.detail(format!("fix: {}", problem.fix));
                 outcome = Outcome::Fails(problem);
             }
@@ -67,7 +69,8 @@ fn limit_file(layout: &Layout, controller: &str) -> (&'static str, &'static str)
     }
 }
 
-/// Where 07 would put its cgroup: under the v2 root, or under our own cgroup in the v1 tree.
+/// Where 07 would put its cgroup: under the v2 root, or under our own cgroup in the
+/// v1 tree.
 fn test_cgroup(layout: &Layout, controller: &str) -> Option<PathBuf> {
     let name = format!("nsbox-doctor-{}", std::process::id());
     match layout {
@@ -99,8 +102,9 @@ fn config_option(controller: &str) -> &'static str {
 // ANCHOR: try_controller
 /// `mkdir` a test cgroup, write a limit to it, `rmdir` it.
 fn try_controller(layout: &Layout, controller: &str) -> Result<String, Problem> {
-    let dir = test_cgroup(layout, controller)
-        .ok_or_else(|| no_controllers(format!("no cgroup tree has the {controller} controller")))?;
+    let dir = test_cgroup(layout, controller).ok_or_else(|| {
+        no_controllers(format!("no cgroup tree has the {controller} controller"))
+    })?;
     std::fs::create_dir(&dir).map_err(|e| cannot("mkdir", &dir, &e))?;
     let (file, value) = limit_file(layout, controller);
     let path = dir.join(file);
@@ -110,13 +114,15 @@ fn try_controller(layout: &Layout, controller: &str) -> Result<String, Problem> 
         Ok(false)
     };
     let removed = std::fs::remove_dir(&dir);
-    let written = written.map_err(|e| cannot(&format!("echo {value} >"), &path, &e))?;
+    let written =
+        written.map_err(|e| cannot(&format!("echo {value} >"), &path, &e))?;
     removed.map_err(|e| cannot("rmdir", &dir, &e))?;
     match (written, layout) {
         (true, _) => Ok(format!(
             "a test cgroup took {file} = {value} (made and removed)"
         )),
-        // On v2, a controller's files appear once the parent switches it on for its children.
+        // On v2, a controller's files appear once the parent switches it on for its
+        // children.
         (false, Layout::V2 { .. }) => Ok(SWITCHED_ON_BY_07.to_string()),
         (false, Layout::V1 { .. }) => Err(Problem {
             because: format!("a test cgroup has no {file}"),

@@ -1,9 +1,9 @@
 //! Trying something in a child process, so that the doctor itself stays as it was.
 //!
-//! Every check that asks the kernel for something (a namespace, a mount, a network link) runs
-//! in a child made with `fork(2)`. What the child gets dies with it: its namespaces, the mounts
-//! and links in them. The child answers through a pipe, with one line: `ok`, or the errno and
-//! the step the kernel refused.
+//! Every check that asks the kernel for something (a namespace, a mount, a network
+//! link) runs in a child made with `fork(2)`. What the child gets dies with it: its
+//! namespaces, the mounts and links in them. The child answers through a pipe, with
+//! one line: `ok`, or the errno and the step the kernel refused.
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -12,7 +12,8 @@ use nix::unistd::{ForkResult, fork, pipe2};
 use std::fs::File;
 use std::io::Read;
 
-/// The step of a try that the kernel refused, and why (`unshare(CLONE_NEWUTS)`, `ENOSPC`).
+/// The step of a try that the kernel refused, and why (`unshare(CLONE_NEWUTS)`,
+/// `ENOSPC`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     pub step: String,
@@ -44,10 +45,12 @@ impl std::fmt::Display for Refusal {
 
 // ANCHOR: in_child
 /// Runs `attempt` in a child process and returns what it found.
-pub fn in_child(attempt: impl FnOnce() -> Result<(), Refusal>) -> Result<(), Refusal> {
+pub fn in_child(
+    attempt: impl FnOnce() -> Result<(), Refusal>,
+) -> Result<(), Refusal> {
     let (reader, writer) = pipe2(OFlag::O_CLOEXEC).map_err(Refusal::at("pipe2"))?;
-    // SAFETY: the doctor is single-threaded, so the child is a whole copy of a consistent
-    // process: it may allocate and run any of our code before it exits.
+    // SAFETY: the doctor is single-threaded, so the child is a whole copy of a
+    // consistent process: it may allocate and run any of our code before it exits.
     match unsafe { fork() }.map_err(Refusal::at("fork"))? {
         ForkResult::Child => {
             drop(reader);
@@ -56,8 +59,9 @@ pub fn in_child(attempt: impl FnOnce() -> Result<(), Refusal>) -> Result<(), Ref
                 Err(refusal) => format!("{} {}", refusal.errno as i32, refusal.step),
             };
             let _ = nix::unistd::write(&writer, answer.as_bytes());
-            // SAFETY: _exit(2) ends the child at once, without running the parent's exit
-            // handlers or flushing its copy of the parent's output buffers a second time.
+            // SAFETY: _exit(2) ends the child at once, without running the parent's
+            // exit handlers or flushing its copy of the parent's output buffers a
+            // second time.
             unsafe { nix::libc::_exit(0) }
         }
         ForkResult::Parent { child } => {

@@ -4,9 +4,10 @@ use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome};
 
 // ANCHOR: minimum
-/// The oldest kernel the lessons need: cgroup namespaces (lesson 07) came in 4.6, and cgroup
-/// v2's cpu controller in 4.15. Newer features are used only where present: `cgroup.kill`
-/// (5.14) to empty a v2 cgroup at once, `memory.peak` (5.19) for 07's report of peak memory.
+/// The oldest kernel the lessons need: cgroup namespaces (lesson 07) came in 4.6,
+/// and cgroup v2's cpu controller in 4.15. Newer features are used only where
+/// present: `cgroup.kill` (5.14) to empty a v2 cgroup at once, `memory.peak` (5.19)
+/// for 07's report of peak memory.
 pub const MINIMUM: (u32, u32) = (4, 15);
 // ANCHOR_END: minimum
 
@@ -37,7 +38,9 @@ pub fn check(report: &Report, findings: &mut Findings) {
             format!("Linux {release} is older than {major}.{minor}"),
             "install a newer kernel (Debian: sudo apt-get install linux-image-amd64) and reboot",
         ),
-        None => Outcome::not_tried(format!("cannot read a version in '{release}'"), "-"),
+        None => {
+            Outcome::not_tried(format!("cannot read a version in '{release}'"), "-")
+        }
     };
     let mark = if outcome == Outcome::Works {
         Mark::Good

@@ -103,7 +103,8 @@ pub const LESSONS: [Lesson; 7] = [
 /// What the doctor says about one lesson.
 #[derive(Debug, PartialEq)]
 pub enum Verdict {
-    /// Everything it needs works; `but` lists missing programs it (or its chapter) runs.
+    /// Everything it needs works; `but` lists missing programs it (or its chapter)
+    /// runs.
     Works { but: Vec<Problem> },
     /// Something it needs does not work here.
     WillFail(Vec<Problem>),
@@ -142,7 +143,8 @@ pub fn verdict(lesson: &Lesson, findings: &Findings) -> Verdict {
 }
 // ANCHOR_END: verdict
 
-/// Adds a problem unless one with the same fix is listed already (one fix, one line).
+/// Adds a problem unless one with the same fix is listed already (one fix, one
+/// line).
 fn add_once(problems: &mut Vec<Problem>, problem: Problem) {
     if !problems.iter().any(|p| p.fix == problem.fix) {
         problems.push(problem);
@@ -158,8 +160,12 @@ pub fn verdicts(report: &Report, findings: &Findings) -> bool {
         let (mark, first, problems) = match verdict(lesson, findings) {
             Verdict::Works { but } if but.is_empty() => (Mark::Good, "works", but),
             Verdict::Works { but } => (Mark::Good, "works, but", but),
-            Verdict::WillFail(problems) => (Mark::Bad, "will fail because", problems),
-            Verdict::CannotTell(problems) => (Mark::Skipped, "cannot tell:", problems),
+            Verdict::WillFail(problems) => {
+                (Mark::Bad, "will fail because", problems)
+            }
+            Verdict::CannotTell(problems) => {
+                (Mark::Skipped, "cannot tell:", problems)
+            }
         };
         all_work &= mark == Mark::Good;
         for (i, problem) in problems.iter().enumerate() {

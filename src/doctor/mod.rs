@@ -1,14 +1,16 @@
-//! The doctor: can this machine run the lessons? Run it first: `cargo run --bin doctor`.
+//! The doctor: can this machine run the lessons? Run it first: `cargo run --bin
+//! doctor`.
 //!
-//! Wherever it can, the doctor finds out by trying rather than by reading settings: it asks the
-//! kernel for each namespace, mounts an overlay, makes a bridge and a veth pair. Each try runs
-//! in a child process ([`child`]), in namespaces of the child's own, so the machine is left as
-//! it was. One file per area:
+//! Wherever it can, the doctor finds out by trying rather than by reading settings:
+//! it asks the kernel for each namespace, mounts an overlay, makes a bridge and a
+//! veth pair. Each try runs in a child process ([`child`]), in namespaces of the
+//! child's own, so the machine is left as it was. One file per area:
 //! - [`kernel`]: the kernel's version;
 //! - [`privileges`]: root, or sudo;
 //! - [`namespaces`]: the eight namespace types;
 //! - [`userns`]: user namespaces for an ordinary user (lesson 05);
-//! - [`cgroups`]: the cgroup version and the memory, cpu and pids controllers (lesson 07);
+//! - [`cgroups`]: the cgroup version and the memory, cpu and pids controllers
+//!   (lesson 07);
 //! - [`overlay`]: overlayfs (for the runtime chapter);
 //! - [`network`]: a bridge and a veth pair (lessons 06 and 07);
 //! - [`tools`]: the programs the lessons and their chapters run;
@@ -69,7 +71,8 @@ pub enum Outcome {
 }
 
 /// The fix for anything only root can try.
-pub const RUN_AS_ROOT: &str = "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
+pub const RUN_AS_ROOT: &str =
+    "run this doctor as root: `cargo run --bin doctor` (it uses sudo)";
 
 impl Outcome {
     pub fn fails(because: impl Into<String>, fix: impl Into<String>) -> Outcome {
@@ -105,13 +108,15 @@ impl Findings {
             .iter()
             .find(|(n, _)| *n == need)
             .map(|(_, outcome)| outcome.clone())
-            .unwrap_or_else(|| Outcome::not_tried(format!("nothing checked {need:?}"), "-"))
+            .unwrap_or_else(|| {
+                Outcome::not_tried(format!("nothing checked {need:?}"), "-")
+            })
     }
 }
 
 // ANCHOR: examine
-/// Runs every check, printing each section as it goes, then the verdict for each lesson.
-/// Returns whether every lesson can work here.
+/// Runs every check, printing each section as it goes, then the verdict for each
+/// lesson. Returns whether every lesson can work here.
 pub fn examine(report: &Report) -> bool {
     let mut findings = Findings::default();
     report.intro();

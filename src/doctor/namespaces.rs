@@ -1,11 +1,13 @@
 //! Each of the eight namespace types, by asking for one: a child calls `unshare(2)`.
 //!
-//! `unshare(2)` takes the same flags as `clone(2)` and gives the *calling* process new
-//! namespaces (for PID and time namespaces: its children-to-be). The kernel refuses with:
-//! - `ENOSPC` when a limit is reached: `user.max_<type>_namespaces`, one per type, in each
-//!   user namespace (0 turns that type off);
+//! `unshare(2)` takes the same flags as `clone(2)` and gives the *calling* process
+//! new namespaces (for PID and time namespaces: its children-to-be). The kernel
+//! refuses with:
+//! - `ENOSPC` when a limit is reached: `user.max_<type>_namespaces`, one per type,
+//!   in each user namespace (0 turns that type off);
 //! - `EINVAL` when the kernel was built without that type;
-//! - `EPERM` without `CAP_SYS_ADMIN`, or when a seccomp filter (a container's) forbids it.
+//! - `EPERM` without `CAP_SYS_ADMIN`, or when a seccomp filter (a container's)
+//!   forbids it.
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
@@ -18,8 +20,8 @@ use nix::sched::{CloneFlags, unshare};
 pub const LIMIT_FIX: u32 = 15000;
 
 // ANCHOR: flag
-/// The flag for `unshare(2)`. Not [`Namespace::clone_flag`]: that one is empty for a time
-/// namespace, which `clone(2)` cannot ask for, and `unshare(2)` can.
+/// The flag for `unshare(2)`. Not [`Namespace::clone_flag`]: that one is empty for a
+/// time namespace, which `clone(2)` cannot ask for, and `unshare(2)` can.
 pub fn unshare_flag(namespace: Namespace) -> CloneFlags {
     match namespace {
         Namespace::Time => CloneFlags::from_bits_retain(nix::libc::CLONE_NEWTIME),
@@ -28,7 +30,8 @@ pub fn unshare_flag(namespace: Namespace) -> CloneFlags {
 }
 // ANCHOR_END: flag
 
-/// The eight types in the order the lessons add them; time namespaces last (no lesson uses one).
+/// The eight types in the order the lessons add them; time namespaces last (no
+/// lesson uses one).
 pub const ORDER: [Namespace; 8] = [
     Namespace::Uts,
     Namespace::Ipc,
@@ -40,7 +43,8 @@ pub const ORDER: [Namespace; 8] = [
     Namespace::Time,
 ];
 
-/// Tries every type; as an ordinary user, inside a new user namespace (the only way one can).
+/// Tries every type; as an ordinary user, inside a new user namespace (the only way
+/// one can).
 pub fn check(report: &Report, findings: &mut Findings, root: bool) {
     if root {
         report.section("namespaces (unshare(2) in a child, as root)");
@@ -74,19 +78,23 @@ pub fn try_namespace(namespace: Namespace, root: bool) -> Outcome {
     let flag = unshare_flag(namespace);
     let step = format!("unshare({})", namespace.flag_name());
     let result = in_child(|| {
-        // Not root: a user namespace first. (Not twice for the user type itself: in the new
-        // namespace our uid is not mapped yet, and the kernel refuses a nested one then.)
+        // Not root: a user namespace first. (Not twice for the user type itself: in
+        // the new namespace our uid is not mapped yet, and the kernel refuses a
+        // nested one then.)
         if !root && namespace != Namespace::User {
-            unshare(CloneFlags::CLONE_NEWUSER).map_err(Refusal::at("unshare(CLONE_NEWUSER)"))?;
+            unshare(CloneFlags::CLONE_NEWUSER)
+                .map_err(Refusal::at("unshare(CLONE_NEWUSER)"))?;
         }
         unshare(flag).map_err(Refusal::at(step))
     });
     match result {
         Ok(()) => Outcome::Works,
-        Err(refusal) if !root && refusal.errno == Errno::EPERM => Outcome::not_tried(
-            format!("not tried: needs root, or user namespaces ({refusal})"),
-            RUN_AS_ROOT,
-        ),
+        Err(refusal) if !root && refusal.errno == Errno::EPERM => {
+            Outcome::not_tried(
+                format!("not tried: needs root, or user namespaces ({refusal})"),
+                RUN_AS_ROOT,
+            )
+        }
         Err(refusal) => Outcome::Fails(explain(namespace, &refusal)),
     }
 }
@@ -112,7 +120,8 @@ pub fn explain(namespace: Namespace, refusal: &Refusal) -> Problem {
                 "{refusal}, with CAP_SYS_ADMIN: a seccomp filter or a security module forbids it \
                  (are we inside a container?)"
             ),
-            fix: "run the lessons on the machine itself, or in a virtual machine".to_string(),
+            fix: "run the lessons on the machine itself, or in a virtual machine"
+                .to_string(),
         },
         _ => Problem {
             because: refusal.to_string(),
@@ -139,7 +148,9 @@ fn limit_problem(namespace: Namespace, refusal: &Refusal) -> Problem {
                  namespace",
                 limit.map_or("unknown".to_string(), |l| l.to_string())
             ),
-            fix: format!("sudo sysctl -w {setting}={LIMIT_FIX}, or end some containers"),
+            fix: format!(
+                "sudo sysctl -w {setting}={LIMIT_FIX}, or end some containers"
+            ),
         },
     }
 }

@@ -1,7 +1,9 @@
-//! A bridge and a veth pair, what lessons 06 and 07 make on the host: here a child makes them
-//! in a network namespace of its own, so they vanish with it and the host never sees them.
+//! A bridge and a veth pair, what lessons 06 and 07 make on the host: here a child
+//! makes them in a network namespace of its own, so they vanish with it and the host
+//! never sees them.
 //!
-//! The kernel loads the `bridge` and `veth` modules on demand, the first time anyone asks.
+//! The kernel loads the `bridge` and `veth` modules on demand, the first time anyone
+//! asks.
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
@@ -58,7 +60,8 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
 // ANCHOR: try_links
 /// Runs in the child, with the netlink client the lessons use.
 fn try_links() -> Result<(), Refusal> {
-    unshare(CloneFlags::CLONE_NEWNET).map_err(Refusal::at("unshare(CLONE_NEWNET)"))?;
+    unshare(CloneFlags::CLONE_NEWNET)
+        .map_err(Refusal::at("unshare(CLONE_NEWNET)"))?;
     let mut netlink = Netlink::open().map_err(Refusal::at_io("netlink socket"))?;
     netlink
         .add_bridge(BRIDGE)

@@ -1,11 +1,13 @@
-//! overlayfs: a read-only image with a writable layer on top, the way container runtimes give a
-//! container its root filesystem. No lesson uses it yet; the runtime chapter will.
+//! overlayfs: a read-only image with a writable layer on top, the way container
+//! runtimes give a container its root filesystem. No lesson uses it yet; the runtime
+//! chapter will.
 //!
-//! The try: a child makes a private mount namespace, mounts a tmpfs on a temporary directory
-//! (so nothing it writes reaches the disk), makes `lower/`, `upper/`, `work/` and `merged/` in
-//! it, mounts the overlay on `merged/`, and writes a file through it: the file must land in
-//! `upper/` and leave `lower/` alone. When the child exits its mounts go with its namespace,
-//! and the parent removes the empty directory.
+//! The try: a child makes a private mount namespace, mounts a tmpfs on a temporary
+//! directory (so nothing it writes reaches the disk), makes `lower/`, `upper/`,
+//! `work/` and `merged/` in it, mounts the overlay on `merged/`, and writes a file
+//! through it: the file must land in `upper/` and leave `lower/` alone. When the
+//! child exits its mounts go with its namespace, and the parent removes the empty
+//! directory.
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
@@ -20,7 +22,9 @@ pub fn check(report: &Report, root: bool) {
         report.line(Mark::Skipped, "not tried: mounting needs root");
         return;
     }
-    let dir = match nix::unistd::mkdtemp(&std::env::temp_dir().join("nsbox-doctor-XXXXXX")) {
+    let dir = match nix::unistd::mkdtemp(
+        &std::env::temp_dir().join("nsbox-doctor-XXXXXX"),
+    ) {
         Ok(dir) => dir,
         Err(errno) => {
             report.line(Mark::Bad, format!("mkdtemp: {}", errno.desc()));
@@ -60,7 +64,8 @@ fn try_overlay(dir: &Path) -> Result<(), Refusal> {
     )
     .map_err(Refusal::at("mount -t tmpfs"))?;
     for layer in ["lower", "upper", "work", "merged"] {
-        std::fs::create_dir(dir.join(layer)).map_err(Refusal::at_io(format!("mkdir {layer}")))?;
+        std::fs::create_dir(dir.join(layer))
+            .map_err(Refusal::at_io(format!("mkdir {layer}")))?;
     }
     std::fs::write(dir.join("lower/from-lower"), "lower\n")
         .map_err(Refusal::at_io("writing lower/from-lower"))?;

@@ -1,7 +1,8 @@
 //! Are we root? If not, can we become root with sudo?
 //!
-//! Every lesson but 05 creates namespaces with `clone(2)`, which needs `CAP_SYS_ADMIN`: root's.
-//! `cargo run` starts programs through `scripts/as-root`, which uses sudo when you are not root.
+//! Every lesson but 05 creates namespaces with `clone(2)`, which needs
+//! `CAP_SYS_ADMIN`: root's. `cargo run` starts programs through `scripts/as-root`,
+//! which uses sudo when you are not root.
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome};
@@ -9,7 +10,8 @@ use crate::container::privileges::has_cap_sys_admin;
 use crate::container::programs;
 use nix::unistd::geteuid;
 
-/// Records whether we are root; returns it, for the checks that need root to try anything.
+/// Records whether we are root; returns it, for the checks that need root to try
+/// anything.
 pub fn check(report: &Report, findings: &mut Findings) -> bool {
     report.section("privileges");
     let uid = geteuid().as_raw();
@@ -44,7 +46,8 @@ fn not_root(report: &Report, uid: u32) -> Outcome {
     let doctor = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "target/debug/doctor".to_string());
-    let because = format!("it needs root (CAP_SYS_ADMIN), and this run is uid {uid}");
+    let because =
+        format!("it needs root (CAP_SYS_ADMIN), and this run is uid {uid}");
     match programs::find("sudo") {
         Some(sudo) => {
             report.line(

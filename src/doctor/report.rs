@@ -23,7 +23,8 @@ impl Mark {
     }
 }
 
-/// The report goes to stdout: it is the doctor's output, not narration around a command.
+/// The report goes to stdout: it is the doctor's output, not narration around a
+/// command.
 pub struct Report;
 
 impl Report {

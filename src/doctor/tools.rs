@@ -1,8 +1,10 @@
-//! The programs the lessons run, and those their chapters (and the tests) ask you to run.
+//! The programs the lessons run, and those their chapters (and the tests) ask you to
+//! run.
 //!
-//! Only one is run by a lesson binary itself: `nft`, for 06's and 07's `--nat` and `--publish`
-//! (nftables' netlink protocol is large; `nft` is what distributions ship to speak it). The
-//! others are commands the chapters run inside the containers, and that `cargo test` runs.
+//! Only one is run by a lesson binary itself: `nft`, for 06's and 07's `--nat` and
+//! `--publish` (nftables' netlink protocol is large; `nft` is what distributions
+//! ship to speak it). The others are commands the chapters run inside the
+//! containers, and that `cargo test` runs.
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome};
@@ -58,7 +60,8 @@ pub fn check(report: &Report, findings: &mut Findings) {
     for tool in &TOOLS {
         let outcome = match programs::find(tool.name) {
             Some(path) => {
-                let text = format!("{:<7} {}: {}", tool.name, path.display(), tool.used_by);
+                let text =
+                    format!("{:<7} {}: {}", tool.name, path.display(), tool.used_by);
                 report.line(Mark::Good, text);
                 Outcome::Works
             }

@@ -1,5 +1,5 @@
-//! What every proof needs: root, the binaries, a guard that checks the host is left as it was,
-//! and transcripts the book can show.
+//! What every proof needs: root, the binaries, a guard that checks the host is left
+//! as it was, and transcripts the book can show.
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use nsbox::container::narrate;
@@ -46,8 +46,8 @@ pub fn probe() -> &'static str {
     bin("nsbox-probe")
 }
 
-/// Fails the test, saying how to run it, unless we are root. A proof that did not run must
-/// never look like one that passed.
+/// Fails the test, saying how to run it, unless we are root. A proof that did not
+/// run must never look like one that passed.
 pub fn require_root() {
     if !nix::unistd::geteuid().is_root() {
         panic!(
@@ -67,7 +67,8 @@ pub struct Run {
 }
 
 impl From<std::process::Output> for Run {
-    /// The exit code as a shell shows it: the code, or 128 + the signal that killed it.
+    /// The exit code as a shell shows it: the code, or 128 + the signal that killed
+    /// it.
     fn from(out: std::process::Output) -> Run {
         use std::os::unix::process::ExitStatusExt;
         Run {
@@ -92,7 +93,8 @@ pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
     run_command(command, input)
 }
 
-/// Runs any command to the end, with `input` on its stdin, and collects what it printed.
+/// Runs any command to the end, with `input` on its stdin, and collects what it
+/// printed.
 pub fn run_command(mut command: Command, input: &str) -> Run {
     command
         .stdin(Stdio::piped())
@@ -101,13 +103,15 @@ pub fn run_command(mut command: Command, input: &str) -> Run {
     let mut started = process::start(&mut command);
     let child = &mut started.child;
     let mut stdin = child.stdin.take().unwrap();
-    // A program that exits without reading its stdin closes the pipe: that is no error here.
+    // A program that exits without reading its stdin closes the pipe: that is no
+    // error here.
     let _ = stdin.write_all(input.as_bytes());
     drop(stdin);
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
     let code = started.wait_limited();
-    // What it left behind could hold the pipes open: stop that first (see `Started::stop`).
+    // What it left behind could hold the pipes open: stop that first (see
+    // `Started::stop`).
     drop(started);
     Run {
         code,
@@ -116,8 +120,8 @@ pub fn run_command(mut command: Command, input: &str) -> Run {
     }
 }
 
-/// Runs a binary with stdout and stderr going into one pipe, so the text comes out in the
-/// order a terminal would show it. Returns the exit code and the text.
+/// Runs a binary with stdout and stderr going into one pipe, so the text comes out
+/// in the order a terminal would show it. Returns the exit code and the text.
 pub fn run_merged(name: &str, args: &[&str]) -> (i32, String) {
     let (reader, writer) = nix::unistd::pipe().unwrap();
     let writer2 = writer.as_fd().try_clone_to_owned().unwrap();
@@ -136,8 +140,8 @@ pub fn run_merged(name: &str, args: &[&str]) -> (i32, String) {
     (code, text.recv().unwrap())
 }
 
-/// A lesson binary still running, whose narration (stderr) and output (stdout) the test can
-/// wait on line by line while it checks the host from outside.
+/// A lesson binary still running, whose narration (stderr) and output (stdout) the
+/// test can wait on line by line while it checks the host from outside.
 pub struct Running {
     started: Started,
     lines: mpsc::Receiver<(Source, String)>,
@@ -160,8 +164,9 @@ impl Running {
         Running::from_command(command)
     }
 
-    /// Starts any command, with its stdin, stdout and stderr piped to the test. Whatever it
-    /// starts is stopped when the `Running` is dropped, if the test did not wait for it.
+    /// Starts any command, with its stdin, stdout and stderr piped to the test.
+    /// Whatever it starts is stopped when the `Running` is dropped, if the test did
+    /// not wait for it.
     pub fn from_command(mut command: Command) -> Running {
         command
             .stdin(Stdio::piped())
@@ -198,8 +203,9 @@ impl Running {
         self.started.pid()
     }
 
-    /// Waits for a line from `source` that contains `text`, and returns it. Lines are looked
-    /// at once each, in order: lines that came while waiting for the other source count too.
+    /// Waits for a line from `source` that contains `text`, and returns it. Lines
+    /// are looked at once each, in order: lines that came while waiting for the
+    /// other source count too.
     pub fn wait_for(&mut self, source: Source, text: &str) -> String {
         let deadline = Instant::now() + RUN_LIMIT;
         loop {
@@ -261,7 +267,8 @@ impl Running {
     pub fn finish(mut self) -> Run {
         let code = self.started.wait_limited();
         self.started.stop();
-        while let Ok((from, line)) = self.lines.recv_timeout(Duration::from_secs(5)) {
+        while let Ok((from, line)) = self.lines.recv_timeout(Duration::from_secs(5))
+        {
             self.keep(from, &line);
         }
         Run {
@@ -335,7 +342,9 @@ impl HostState {
     fn read() -> HostState {
         let sysv = ["msg", "sem", "shm"]
             .iter()
-            .map(|kind| std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap())
+            .map(|kind| {
+                std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap()
+            })
             .collect::<Vec<_>>()
             .join("\n");
         HostState {
@@ -357,21 +366,23 @@ fn mount_points() -> String {
         .join("\n")
 }
 
-/// Checks, when the test ends, that the host is as it was and that nothing the test started
-/// is still alive.
+/// Checks, when the test ends, that the host is as it was and that nothing the test
+/// started is still alive.
 ///
-/// Which processes are the test's is read from the kernel, not from what the lessons say:
-/// every program a test starts leads a process group of its own (see [`process`]), and
-/// everything it forks, the container included, stays in that group. When the test ends, no
-/// process of those groups may be alive, and none may have been found alive when its
-/// program ended by itself.
+/// Which processes are the test's is read from the kernel, not from what the lessons
+/// say: every program a test starts leads a process group of its own (see
+/// [`process`]), and everything it forks, the container included, stays in that
+/// group. When the test ends, no process of those groups may be alive, and none may
+/// have been found alive when its program ended by itself.
 ///
-/// Tests that change host state on purpose (they create an IPC object on the host, say) take
-/// the lock exclusively; all others share it. The lock is a file in Cargo's test scratch dir,
-/// so it works across test binaries run in parallel (`cargo nextest`) too.
+/// Tests that change host state on purpose (they create an IPC object on the host,
+/// say) take the lock exclusively; all others share it. The lock is a file in
+/// Cargo's test scratch dir, so it works across test binaries run in parallel
+/// (`cargo nextest`) too.
 pub struct HostGuard {
     before: HostState,
-    /// Where the thread's lists of started groups and leftovers stood when the guard was made.
+    /// Where the thread's lists of started groups and leftovers stood when the guard
+    /// was made.
     since: process::Mark,
     /// The test asked for the problems itself ([`HostGuard::into_problems`]).
     answered: bool,
@@ -403,7 +414,8 @@ impl HostGuard {
         } else {
             nix::fcntl::FlockArg::LockShared
         };
-        #[allow(deprecated)] // nix's Flock wrapper takes the file by value; this is simpler here
+        #[allow(deprecated)]
+        // nix's Flock wrapper takes the file by value; this is simpler here
         nix::fcntl::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), mode).unwrap();
         HostGuard {
             before: HostState::read(),
@@ -413,8 +425,8 @@ impl HostGuard {
         }
     }
 
-    /// The problems, for a test that proves the guard finds them: the guard then cleans up as
-    /// usual but fails nothing itself.
+    /// The problems, for a test that proves the guard finds them: the guard then
+    /// cleans up as usual but fails nothing itself.
     pub fn into_problems(mut self) -> Vec<String> {
         self.answered = true;
         self.problems()
@@ -458,7 +470,8 @@ impl HostGuard {
 fn sysv_ipc_objects() -> BTreeSet<(&'static str, String)> {
     let mut objects = BTreeSet::new();
     for (kind, option) in [("msg", "-q"), ("sem", "-s"), ("shm", "-m")] {
-        let table = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap();
+        let table =
+            std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap();
         // Columns: key, id, …; the first line is the header.
         for line in table.lines().skip(1) {
             if let Some(id) = line.split_whitespace().nth(1) {
@@ -470,12 +483,14 @@ fn sysv_ipc_objects() -> BTreeSet<(&'static str, String)> {
 }
 
 impl HostGuard {
-    /// Removes the IPC objects that appeared on the host during the test. Only a lesson that
-    /// failed to isolate makes them (the starting version of exercise 02, say), and a failed
-    /// proof must still leave the host as it was. Tests that make host objects on purpose
-    /// hold the lock exclusively and remove their own before the guard is dropped.
+    /// Removes the IPC objects that appeared on the host during the test. Only a
+    /// lesson that failed to isolate makes them (the starting version of exercise
+    /// 02, say), and a failed proof must still leave the host as it was. Tests that
+    /// make host objects on purpose hold the lock exclusively and remove their own
+    /// before the guard is dropped.
     fn remove_new_ipc_objects(&self) {
-        for (option, id) in sysv_ipc_objects().difference(&self.before.sysv_objects) {
+        for (option, id) in sysv_ipc_objects().difference(&self.before.sysv_objects)
+        {
             let _ = Command::new("ipcrm").args([*option, id.as_str()]).status();
         }
     }
@@ -485,7 +500,8 @@ impl HostGuard {
     /// Kills what is left of the groups the test started (a failed test included).
     fn kill_started_groups(&self) {
         for group in process::started_since(self.since) {
-            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+            let _ =
+                nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
     }
 }
@@ -497,7 +513,8 @@ impl Drop for HostGuard {
             self.remove_new_ipc_objects();
             return;
         }
-        // Processes the kernel is tearing down can take a moment to vanish from /proc.
+        // Processes the kernel is tearing down can take a moment to vanish from
+        // /proc.
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut problems = self.problems();
         while !problems.is_empty() && Instant::now() < deadline {
@@ -535,11 +552,12 @@ impl Transcript {
         self
     }
 
-    /// Adds `$ cargo run …` with its output composed from separate stdout and stderr, in the
-    /// order a terminal shows it: the narration up to the command's start (the "go!" line,
-    /// or init's "started" line), then the command's output, then the rest of the narration.
-    /// Where the command's output and the parent's narration run at the same time, a merged
-    /// pipe would show them in whichever order the scheduler chose.
+    /// Adds `$ cargo run …` with its output composed from separate stdout and
+    /// stderr, in the order a terminal shows it: the narration up to the command's
+    /// start (the "go!" line, or init's "started" line), then the command's output,
+    /// then the rest of the narration. Where the command's output and the parent's
+    /// narration run at the same time, a merged pipe would show them in whichever
+    /// order the scheduler chose.
     pub fn lesson_parts(
         &mut self,
         name: &str,
@@ -591,19 +609,21 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-/// Checks a transcript against `lessons/<lesson>/transcripts/<name>.snap`, after replacing
-/// what changes from run to run (pids, inode numbers, IPC keys, who ran it) with placeholders.
-/// The book includes these files, so what it shows is what this test saw.
+/// Checks a transcript against `lessons/<lesson>/transcripts/<name>.snap`, after
+/// replacing what changes from run to run (pids, inode numbers, IPC keys, who ran
+/// it) with placeholders. The book includes these files, so what it shows is what
+/// this test saw.
 ///
-/// On a difference the test fails naming the first line that differs. insta keeps its own
-/// workflow: outside CI it writes the new version beside the old as `<name>.snap.new`, for
-/// `cargo insta review`. Files written into the repository are given to its owner: under
-/// sudo the test runs as root, and a root-owned file in a student's clone is one they cannot
-/// change.
+/// On a difference the test fails naming the first line that differs. insta keeps
+/// its own workflow: outside CI it writes the new version beside the old as
+/// `<name>.snap.new`, for `cargo insta review`. Files written into the repository
+/// are given to its owner: under sudo the test runs as root, and a root-owned file
+/// in a student's clone is one they cannot change.
 pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "lessons", lesson, "transcripts"]
-        .iter()
-        .collect();
+    let dir: PathBuf =
+        [env!("CARGO_MANIFEST_DIR"), "lessons", lesson, "transcripts"]
+            .iter()
+            .collect();
     let text = normalise_transcript(transcript.text());
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(&dir);
@@ -622,10 +642,11 @@ pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
     }
 }
 
-/// A transcript as the book shows it. Narration wraps at 80 columns, and a placeholder such
-/// as `[PID]` is not as wide as the number it replaces, so the tests run the lessons with
-/// whole lines of narration (see `process::start`), put the placeholders in, then wrap
-/// them the way the lessons do (`nsbox::container::narrate::wrap`).
+/// A transcript as the book shows it. Narration wraps at 80 columns, and a
+/// placeholder such as `[PID]` is not as wide as the number it replaces, so the
+/// tests run the lessons with whole lines of narration (see `process::start`), put
+/// the placeholders in, then wrap them the way the lessons do
+/// (`nsbox::container::narrate::wrap`).
 fn normalise_transcript(text: &str) -> String {
     let filtered = apply_filters(&transcript_filters(), text);
     filtered
@@ -660,8 +681,9 @@ fn narration_prefix(line: &str) -> Option<String> {
     program(name).then(|| format!("{name}: error: "))
 }
 
-/// The replacements a transcript gets: [`normalisations`], the probe's path, and the user who
-/// ran the tests (the user behind sudo), whom lessons 06 and 07 map to root inside.
+/// The replacements a transcript gets: [`normalisations`], the probe's path, and the
+/// user who ran the tests (the user behind sudo), whom lessons 06 and 07 map to root
+/// inside.
 fn transcript_filters() -> Vec<(String, String)> {
     let mut filters: Vec<(String, String)> = normalisations()
         .into_iter()
@@ -775,8 +797,9 @@ fn repository_owner() -> (u32, u32) {
     (meta.uid(), meta.gid())
 }
 
-/// Gives a file the tests wrote inside the repository (or its `target/`) to the repository's
-/// owner, so that a student can change or delete it, and `cargo clean` works.
+/// Gives a file the tests wrote inside the repository (or its `target/`) to the
+/// repository's owner, so that a student can change or delete it, and `cargo clean`
+/// works.
 pub fn give_to_repository_owner(path: &Path) {
     let (uid, gid) = repository_owner();
     let _ = std::os::unix::fs::lchown(path, Some(uid), Some(gid));
@@ -793,8 +816,8 @@ fn give_files_to_repository_owner(dir: &Path) {
     }
 }
 
-/// A private directory under /tmp that anyone may enter (for running a copy of a binary as
-/// another user), removed on drop.
+/// A private directory under /tmp that anyone may enter (for running a copy of a
+/// binary as another user), removed on drop.
 pub struct TempDir {
     pub path: PathBuf,
 }
@@ -802,12 +825,14 @@ pub struct TempDir {
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         use std::os::unix::fs::PermissionsExt;
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        static NEXT: std::sync::atomic::AtomicU32 =
+            std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("nsbox-test-{tag}-{}-{n}", std::process::id());
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&path).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .unwrap();
         TempDir { path }
     }
 }
@@ -818,12 +843,13 @@ impl Drop for TempDir {
     }
 }
 
-/// The unprivileged user the rootless proofs run as (no account needs to exist for it).
+/// The unprivileged user the rootless proofs run as (no account needs to exist for
+/// it).
 pub const UNPRIVILEGED: u32 = 47000;
 
 impl TempDir {
-    /// Copies binaries of this package into the directory (readable and runnable by anyone),
-    /// and returns the copies' paths, in order.
+    /// Copies binaries of this package into the directory (readable and runnable by
+    /// anyone), and returns the copies' paths, in order.
     pub fn with_copies(&self, names: &[&str]) -> Vec<String> {
         names
             .iter()
@@ -838,7 +864,8 @@ impl TempDir {
     /// Gives the directory to a user.
     pub fn chown(&self, uid: u32) {
         let id = Some(nix::unistd::Uid::from_raw(uid));
-        nix::unistd::chown(&self.path, id, Some(nix::unistd::Gid::from_raw(uid))).unwrap();
+        nix::unistd::chown(&self.path, id, Some(nix::unistd::Gid::from_raw(uid)))
+            .unwrap();
     }
 }
 
@@ -848,7 +875,12 @@ pub fn run_as(uid: u32, program: &str, args: &[&str]) -> Run {
 }
 
 /// [`run_as`], with some variables set.
-pub fn run_as_with_env(uid: u32, program: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+pub fn run_as_with_env(
+    uid: u32,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Run {
     use std::os::unix::process::CommandExt;
     let mut command = Command::new(program);
     command

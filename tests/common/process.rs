@@ -1,9 +1,11 @@
-//! Starting the programs a test runs, and stopping them again whatever happens to the test.
+//! Starting the programs a test runs, and stopping them again whatever happens to
+//! the test.
 //!
-//! Every program a test starts leads a process group of its own, and everything it forks stays
-//! in that group (a container too: nothing in the lessons calls `setsid`). When the test lets go
-//! of it, passed, failed or panicked, the group is stopped and waited for. The host guard then
-//! reads the kernel's list of processes (`/proc/*/stat`) to check that the group is empty.
+//! Every program a test starts leads a process group of its own, and everything it
+//! forks stays in that group (a container too: nothing in the lessons calls
+//! `setsid`). When the test lets go of it, passed, failed or panicked, the group is
+//! stopped and waited for. The host guard then reads the kernel's list of processes
+//! (`/proc/*/stat`) to check that the group is empty.
 
 use std::cell::RefCell;
 use std::io::Read;
@@ -18,19 +20,21 @@ use nix::unistd::Pid;
 /// How long any one run may take before the test gives up on it (and stops it).
 pub const RUN_LIMIT: Duration = Duration::from_secs(30);
 
-/// How long a lesson gets to clean up (its veth, cgroup, lease) once its container is killed.
+/// How long a lesson gets to clean up (its veth, cgroup, lease) once its container
+/// is killed.
 const CLEAN_UP_LIMIT: Duration = Duration::from_secs(10);
 
 thread_local! {
-    /// The process groups this test's thread started, in order. (A test runs in one thread;
-    /// none of ours starts programs from another.)
+    /// The process groups this test's thread started, in order. (A test runs in one
+    /// thread; none of ours starts programs from another.)
     static STARTED: RefCell<Vec<Pid>> = const { RefCell::new(Vec::new()) };
-    /// Processes found alive in a group after its leader had ended by itself, in order: what
-    /// a program left behind on the host. (They were killed when found.)
+    /// Processes found alive in a group after its leader had ended by itself, in
+    /// order: what a program left behind on the host. (They were killed when found.)
     static LEFT_BEHIND: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Where the thread's two lists stand now (a host guard remembers it when it is made).
+/// Where the thread's two lists stand now (a host guard remembers it when it is
+/// made).
 #[derive(Clone, Copy, Debug)]
 pub struct Mark {
     started: usize,
@@ -64,20 +68,20 @@ pub struct Started {
 
 /// Starts `command` as the leader of a new process group.
 ///
-/// SIGINT and SIGQUIT go back to their default actions in the program: a shell that starts a
-/// job in the background (`cargo test &`) leaves them ignored, an ignored signal stays ignored
-/// across `exec`, and a proof that Ctrl-C reaches the container would then fail for a reason
-/// that has nothing to do with the lesson.
+/// SIGINT and SIGQUIT go back to their default actions in the program: a shell that
+/// starts a job in the background (`cargo test &`) leaves them ignored, an ignored
+/// signal stays ignored across `exec`, and a proof that Ctrl-C reaches the container
+/// would then fail for a reason that has nothing to do with the lesson.
 pub fn start(command: &mut Command) -> Started {
     command.process_group(0);
-    // Whole lines of narration, for the tests to search (transcripts wrap them again),
-    // unless the test says otherwise.
+    // Whole lines of narration, for the tests to search (transcripts wrap them
+    // again), unless the test says otherwise.
     let width = nsbox::container::narrate::WIDTH_VARIABLE;
     if !command.get_envs().any(|(name, _)| name == width) {
         command.env(width, "0");
     }
-    // SAFETY: runs in the forked child before exec; sigaction(2) is async-signal-safe and the
-    // closure touches no memory of the parent's.
+    // SAFETY: runs in the forked child before exec; sigaction(2) is
+    // async-signal-safe and the closure touches no memory of the parent's.
     unsafe {
         command.pre_exec(|| {
             for sig in [Signal::SIGINT, Signal::SIGQUIT] {
@@ -96,13 +100,17 @@ pub fn start(command: &mut Command) -> Started {
     }
 }
 
-/// A binary just copied can be "busy" for a moment: another test thread may have forked while
-/// the copy was open for writing, and that child holds it until it execs. Retry.
+/// A binary just copied can be "busy" for a moment: another test thread may have
+/// forked while the copy was open for writing, and that child holds it until it
+/// execs. Retry.
 fn spawn_retrying(command: &mut Command) -> Child {
     let mut tries = 0;
     loop {
         match command.spawn() {
-            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::ExecutableFileBusy
+                    && tries < 100 =>
+            {
                 tries += 1;
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -116,8 +124,8 @@ impl Started {
         Pid::from_raw(self.child.id() as i32)
     }
 
-    /// Waits for it to end and returns its exit code as a shell shows it; stops it (and fails
-    /// the test) if it runs past [`RUN_LIMIT`].
+    /// Waits for it to end and returns its exit code as a shell shows it; stops it
+    /// (and fails the test) if it runs past [`RUN_LIMIT`].
     pub fn wait_limited(&mut self) -> i32 {
         let start = Instant::now();
         loop {
@@ -135,9 +143,10 @@ impl Started {
 
     /// Stops the program and everything it started, and waits for it.
     ///
-    /// A lesson cleans up after its container (veth, cgroup, lease, NAT rules) once the
-    /// container has ended, so its children (the container) are killed first and the lesson
-    /// gets [`CLEAN_UP_LIMIT`] to finish. Then whatever is left of the group gets SIGKILL.
+    /// A lesson cleans up after its container (veth, cgroup, lease, NAT rules) once
+    /// the container has ended, so its children (the container) are killed first and
+    /// the lesson gets [`CLEAN_UP_LIMIT`] to finish. Then whatever is left of the
+    /// group gets SIGKILL.
     pub fn stop(&mut self) {
         if self.waited {
             self.note_left_behind();
@@ -148,7 +157,9 @@ impl Started {
             }
             if !children.is_empty() {
                 let deadline = Instant::now() + CLEAN_UP_LIMIT;
-                while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+                while Instant::now() < deadline
+                    && matches!(self.child.try_wait(), Ok(None))
+                {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
@@ -162,9 +173,9 @@ impl Started {
         wait_until_group_is_empty(self.pid());
     }
 
-    /// The program ended by itself: whatever of its group is still alive (after a moment for
-    /// the kernel to finish off processes that are exiting) is a leak, for the host guard to
-    /// report.
+    /// The program ended by itself: whatever of its group is still alive (after a
+    /// moment for the kernel to finish off processes that are exiting) is a leak,
+    /// for the host guard to report.
     fn note_left_behind(&self) {
         let deadline = Instant::now() + Duration::from_secs(2);
         let mut left = group_members(self.pid());
@@ -199,7 +210,9 @@ pub fn shell_code(status: std::process::ExitStatus) -> i32 {
 }
 
 /// Reads a pipe to the end in a thread of its own.
-pub fn read_in_background(mut source: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+pub fn read_in_background(
+    mut source: impl Read + Send + 'static,
+) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut text = String::new();
@@ -235,7 +248,8 @@ pub fn processes() -> Vec<ProcessInfo> {
 
 fn read_stat(pid: i32) -> Option<ProcessInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses: split at the last ')'.
+    // `pid (comm) state ppid pgrp …`; comm may hold spaces and parentheses: split at
+    // the last ')'.
     let (_, rest) = stat.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -261,8 +275,8 @@ pub fn children_of(pid: Pid) -> Vec<Pid> {
         .collect()
 }
 
-/// The processes of a process group that are still alive (zombies not counted: they are gone
-/// but for their exit status, which their parent has yet to collect).
+/// The processes of a process group that are still alive (zombies not counted: they
+/// are gone but for their exit status, which their parent has yet to collect).
 pub fn group_members(group: Pid) -> Vec<ProcessInfo> {
     processes()
         .into_iter()
@@ -270,8 +284,8 @@ pub fn group_members(group: Pid) -> Vec<ProcessInfo> {
         .collect()
 }
 
-/// SIGKILL takes a moment to act on every member; a process in the middle of `exit` still
-/// shows in /proc.
+/// SIGKILL takes a moment to act on every member; a process in the middle of `exit`
+/// still shows in /proc.
 fn wait_until_group_is_empty(group: Pid) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !group_members(group).is_empty() && Instant::now() < deadline {

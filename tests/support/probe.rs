@@ -1,17 +1,21 @@
-//! nsbox-probe: a tiny helper the tests run *inside* a container to report what it sees.
-//! It is not part of the course. Each subcommand prints one plain answer on stdout.
+//! nsbox-probe: a tiny helper the tests run *inside* a container to report what it
+//! sees. It is not part of the course. Each subcommand prints one plain answer on
+//! stdout.
 //!
 //! - `mq-create NAME`: create a POSIX message queue, print `created`
 //! - `mq-exists NAME`: print `present` or `absent`
 //! - `mq-unlink NAME`: remove it, print `removed`
 //! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
-//! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP connections
-//!   on any address with `hello from HOSTNAME`, one at a time, printing `connection from IP`
-//! - `hog MIB`: allocate and touch MIB mebibytes, one at a time; print `allocated MIB MiB`
-//! - `forks N`: fork N children that wait; print `forked N` or `fork failed after K: ERROR`
+//! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP
+//!   connections on any address with `hello from HOSTNAME`, one at a time, printing
+//!   `connection from IP`
+//! - `hog MIB`: allocate and touch MIB mebibytes, one at a time; print `allocated
+//!   MIB MiB`
+//! - `forks N`: fork N children that wait; print `forked N` or `fork failed after K:
+//!   ERROR`
 //! - `spin SECONDS`: burn CPU for SECONDS of wall time; print `wall MS cpu MS`
-//! - `connect ADDRESS PORT [SECONDS]`: print what the listener there says (give up after
-//!   SECONDS, default 10)
+//! - `connect ADDRESS PORT [SECONDS]`: print what the listener there says (give up
+//!   after SECONDS, default 10)
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
@@ -55,8 +59,8 @@ fn queue_name(name: &str) -> CString {
 fn mq_create(name: &str) -> Result<String, String> {
     let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR;
     let mode = Mode::from_bits_truncate(0o600);
-    // nix passes neither mode nor attributes when `attr` is None, even with O_CREAT, and the
-    // kernel then reads garbage (EINVAL): give both.
+    // nix passes neither mode nor attributes when `attr` is None, even with O_CREAT,
+    // and the kernel then reads garbage (EINVAL): give both.
     let attr = MqAttr::new(0, 10, 64, 0);
     mq_open(queue_name(name).as_c_str(), flags, mode, Some(&attr))
         .map(|_| "created".to_string())
@@ -106,9 +110,11 @@ fn listen(port: &str, count: &str) -> Result<String, String> {
     let listener = std::net::TcpListener::bind(format!("0.0.0.0:{port}"))
         .map_err(|e| format!("bind :{port}: {e}"))?;
     println!("listening");
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let hostname =
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     for _ in 0..count {
-        let (mut stream, peer) = listener.accept().map_err(|e| format!("accept: {e}"))?;
+        let (mut stream, peer) =
+            listener.accept().map_err(|e| format!("accept: {e}"))?;
         println!("connection from {}", peer.ip());
         let _ = writeln!(stream, "hello from {}", hostname.trim());
     }
@@ -118,7 +124,8 @@ fn listen(port: &str, count: &str) -> Result<String, String> {
 fn connect(address: &str, port: &str, seconds: &str) -> Result<String, String> {
     use std::io::Read;
     let target = format!("{address}:{port}");
-    let socket: std::net::SocketAddr = target.parse().map_err(|e| format!("{target}: {e}"))?;
+    let socket: std::net::SocketAddr =
+        target.parse().map_err(|e| format!("{target}: {e}"))?;
     let seconds: u64 = seconds
         .parse()
         .map_err(|_| format!("bad timeout {seconds}"))?;
@@ -173,11 +180,14 @@ fn spin(seconds: &str) -> Result<String, String> {
     let start = std::time::Instant::now();
     let mut x = 0u64;
     while start.elapsed().as_secs_f64() < seconds {
-        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        x = std::hint::black_box(
+            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+        );
     }
     let wall = start.elapsed();
-    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
-        .map_err(|e| e.to_string())?;
+    let usage =
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+            .map_err(|e| e.to_string())?;
     let millis = |t: nix::sys::time::TimeVal| t.tv_sec() * 1000 + t.tv_usec() / 1000;
     let cpu = millis(usage.user_time()) + millis(usage.system_time());
     Ok(format!("wall {} cpu {cpu}", wall.as_millis()))

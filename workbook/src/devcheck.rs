@@ -1,11 +1,12 @@
-//! `cargo workbook dev-check`: the course checks itself, in a copy of the repository so the
-//! real tree is never touched.
+//! `cargo workbook dev-check`: the course checks itself, in a copy of the repository
+//! so the real tree is never touched.
 //!
-//! For every exercise: its regions are found, the starting version differs from the finished
-//! code, the starting version **builds** and **fails** at least one proof, the host is the same
-//! afterwards (hostname, mounts, IPC objects, network links), and `solution` gives back the
-//! finished files byte for byte. That the finished code passes every proof is what
-//! `cargo test` shows; `--finished` runs the proofs once more in the copy.
+//! For every exercise: its regions are found, the starting version differs from the
+//! finished code, the starting version **builds** and **fails** at least one proof,
+//! the host is the same afterwards (hostname, mounts, IPC objects, network links),
+//! and `solution` gives back the finished files byte for byte. That the finished
+//! code passes every proof is what `cargo test` shows; `--finished` runs the proofs
+//! once more in the copy.
 
 use crate::exercise::{self, Exercise};
 use crate::progress::Progress;
@@ -17,12 +18,13 @@ use std::path::{Path, PathBuf};
 pub fn run(root: &Path, finished: bool) -> Result<bool, String> {
     let work = dev_check_dir(root);
     let copy = work.join("nsbox");
-    // A target directory of its own: the copy's binaries have the same names as the real
-    // tree's (target/debug/01-uts), and must not replace them.
+    // A target directory of its own: the copy's binaries have the same names as the
+    // real tree's (target/debug/01-uts), and must not replace them.
     let target = work.join("target");
     println!("Copying the repository to {} …", copy.display());
     if copy.exists() {
-        fs::remove_dir_all(&copy).map_err(|e| format!("cannot remove {}: {e}", copy.display()))?;
+        fs::remove_dir_all(&copy)
+            .map_err(|e| format!("cannot remove {}: {e}", copy.display()))?;
     }
     copy_tree(root, &copy)?;
 
@@ -39,9 +41,13 @@ pub fn run(root: &Path, finished: bool) -> Result<bool, String> {
 
     println!("\n=== workbook dev-check: {} exercises", exercises.len());
     if problems.is_empty() {
-        println!("every starting version builds, fails its proofs and leaves the host as it was");
+        println!(
+            "every starting version builds, fails its proofs and leaves the host as it was"
+        );
         if !finished {
-            println!("(the finished code passing every proof is what `cargo test` shows)");
+            println!(
+                "(the finished code passing every proof is what `cargo test` shows)"
+            );
         }
         Ok(true)
     } else {
@@ -59,7 +65,12 @@ fn dev_check_dir(root: &Path) -> PathBuf {
     target.join("workbook-dev-check")
 }
 
-fn check_finished(copy: &Path, target: &Path, exercise: &Exercise, problems: &mut Vec<String>) {
+fn check_finished(
+    copy: &Path,
+    target: &Path,
+    exercise: &Exercise,
+    problems: &mut Vec<String>,
+) {
     println!("\n=== {}: the finished code", exercise.lesson);
     if !proofs::build(copy, &exercise.proofs, Some(target)) {
         problems.push(format!(
@@ -122,12 +133,15 @@ fn check_starting_version(
                     println!("  ✗ {name}");
                 }
                 if failed.is_empty() {
-                    problems.push(format!("{lesson}: the starting version passes every proof"));
+                    problems.push(format!(
+                        "{lesson}: the starting version passes every proof"
+                    ));
                 }
             }
             outcome => {
                 crate::print_checklist(exercise, outcome);
-                problems.push(format!("{lesson}: the proofs gave no readable result"));
+                problems
+                    .push(format!("{lesson}: the proofs gave no readable result"));
             }
         }
     }
@@ -151,7 +165,8 @@ fn read_files(root: &Path, exercise: &Exercise) -> Result<Vec<String>, String> {
         .iter()
         .map(|region| {
             let path = root.join(&region.file);
-            fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))
         })
         .collect()
 }
@@ -182,7 +197,10 @@ fn host_state() -> Vec<String> {
     for folder in ["/sys/class/net", "/dev/mqueue"] {
         if let Ok(entries) = fs::read_dir(folder) {
             for entry in entries.flatten() {
-                state.push(format!("{folder}/{}", entry.file_name().to_string_lossy()));
+                state.push(format!(
+                    "{folder}/{}",
+                    entry.file_name().to_string_lossy()
+                ));
             }
         }
     }
@@ -205,8 +223,10 @@ fn differences(before: &[String], after: &[String]) -> Vec<String> {
 /// Copies the repository, less what is built or kept locally.
 fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
     const SKIPPED: [&str; 4] = ["target", ".git", ".workbook", "build"];
-    fs::create_dir_all(to).map_err(|e| format!("cannot create {}: {e}", to.display()))?;
-    let entries = fs::read_dir(from).map_err(|e| format!("cannot read {}: {e}", from.display()))?;
+    fs::create_dir_all(to)
+        .map_err(|e| format!("cannot create {}: {e}", to.display()))?;
+    let entries = fs::read_dir(from)
+        .map_err(|e| format!("cannot read {}: {e}", from.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name();
         let (source, destination) = (entry.path(), to.join(&name));

@@ -1,7 +1,8 @@
 //! An exercise: what `lessons/NN-name/exercise.toml` says about one lesson.
 //!
-//! The finished code in `src/` is the answer. Each exercise names the places in it (regions)
-//! that the chapter teaches, marked in the source as an mdBook anchor called `exercise`:
+//! The finished code in `src/` is the answer. Each exercise names the places in it
+//! (regions) that the chapter teaches, marked in the source as an mdBook anchor
+//! called `exercise`:
 //!
 //! ```text
 //! // ANCHOR: exercise
@@ -9,9 +10,9 @@
 //! // ANCHOR_END: exercise
 //! ```
 //!
-//! and, for each, the text the student starts from. The book never shows the marker lines
-//! (mdBook drops anchor lines from what it includes), and the starting version is made from
-//! the finished code every time, so the two cannot drift apart.
+//! and, for each, the text the student starts from. The book never shows the marker
+//! lines (mdBook drops anchor lines from what it includes), and the starting version
+//! is made from the finished code every time, so the two cannot drift apart.
 
 use serde::Deserialize;
 use std::fs;
@@ -20,7 +21,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Exercise {
-    /// The lesson's folder name, e.g. `01-uts`; not in the file, taken from where it is.
+    /// The lesson's folder name, e.g. `01-uts`; not in the file, taken from where it
+    /// is.
     #[serde(skip)]
     pub lesson: String,
     /// One line: what the student builds.
@@ -69,7 +71,9 @@ pub fn find(root: &Path, name: &str) -> Result<Exercise, String> {
         e.lesson == name || number == name || topic == name
     });
     match wanted {
-        Some(index) => Ok(exercises.into_iter().nth(index).expect("index is in range")),
+        Some(index) => {
+            Ok(exercises.into_iter().nth(index).expect("index is in range"))
+        }
         None => Err(format!(
             "no exercise called '{name}'; the exercises are: {}",
             names.join(", ")
@@ -79,8 +83,8 @@ pub fn find(root: &Path, name: &str) -> Result<Exercise, String> {
 
 fn load(folder: &Path) -> Result<Exercise, String> {
     let path = folder.join(FILE_NAME);
-    let text =
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mut exercise: Exercise =
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     exercise.lesson = folder

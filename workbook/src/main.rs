@@ -1,10 +1,11 @@
 //! `cargo workbook`: do nsbox's lessons yourself.
 //!
-//! `start` takes the piece a chapter teaches out of the finished code, `check` runs the
-//! lesson's proofs against your build and prints a checklist, `hint` gives graded hints one at
-//! a time, `reset` goes back to the starting version, `solution` puts the finished code back.
-//! `dev-check` is the course checking itself (rustlings' `dev check` is the model): every
-//! starting version builds and fails its proofs, and leaves the host as it was.
+//! `start` takes the piece a chapter teaches out of the finished code, `check` runs
+//! the lesson's proofs against your build and prints a checklist, `hint` gives
+//! graded hints one at a time, `reset` goes back to the starting version, `solution`
+//! puts the finished code back. `dev-check` is the course checking itself
+//! (rustlings' `dev check` is the model): every starting version builds and fails
+//! its proofs, and leaves the host as it was.
 
 mod devcheck;
 mod exercise;
@@ -49,7 +50,8 @@ enum Command {
     Reset { lesson: String },
     /// Puts the finished code back (your lines are kept in .workbook/).
     Solution { lesson: String },
-    /// For the course: every starting version builds and fails its proofs (in a copy).
+    /// For the course: every starting version builds and fails its proofs (in a
+    /// copy).
     DevCheck {
         /// Also run every lesson's proofs against the finished code in the copy.
         #[arg(long)]
@@ -57,8 +59,8 @@ enum Command {
     },
 }
 
-/// The repository: the folder above this package, or `WORKBOOK_ROOT` (the workbook's own
-/// tests point it at a copy).
+/// The repository: the folder above this package, or `WORKBOOK_ROOT` (the workbook's
+/// own tests point it at a copy).
 fn repository() -> PathBuf {
     if let Some(root) = std::env::var_os("WORKBOOK_ROOT") {
         return PathBuf::from(root);
@@ -207,8 +209,11 @@ fn check(root: &Path, lesson: &str) -> Result<bool, String> {
         println!("\n✗ your code does not build: the compiler's messages are above.");
         return Ok(false);
     }
-    println!("Running the proofs (they run the lessons as root, through sudo if you are not)…\n");
-    let passed = print_checklist(&exercise, proofs::run(root, &exercise.proofs, None));
+    println!(
+        "Running the proofs (they run the lessons as root, through sudo if you are not)…\n"
+    );
+    let passed =
+        print_checklist(&exercise, proofs::run(root, &exercise.proofs, None));
     if passed {
         println!("\nEvery proof holds. On to the next chapter!");
     } else {
@@ -230,7 +235,9 @@ pub fn print_checklist(exercise: &Exercise, outcome: Outcome) -> bool {
         }
         Outcome::Unreadable(raw) => {
             println!("{raw}");
-            println!("✗ the proofs gave no result we could read (their output is above)");
+            println!(
+                "✗ the proofs gave no result we could read (their output is above)"
+            );
             false
         }
         Outcome::Ran(proofs) => {

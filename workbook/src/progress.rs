@@ -1,8 +1,10 @@
-//! Starting, resetting and finishing an exercise: rewriting its regions in the student's tree.
+//! Starting, resetting and finishing an exercise: rewriting its regions in the
+//! student's tree.
 //!
-//! The finished lines of each region are kept in `.workbook/<lesson>/<file>` (outside git) the
-//! first time an exercise is started, so `solution` can put them back; `reset` keeps the
-//! student's own lines in `.workbook/<lesson>/yours/<file>` before it throws them away.
+//! The finished lines of each region are kept in `.workbook/<lesson>/<file>`
+//! (outside git) the first time an exercise is started, so `solution` can put them
+//! back; `reset` keeps the student's own lines in `.workbook/<lesson>/yours/<file>`
+//! before it throws them away.
 
 use crate::exercise::{Exercise, Region};
 use crate::region;
@@ -51,7 +53,8 @@ impl Progress<'_> {
 
     fn read_source(&self, region: &Region) -> Result<String, String> {
         let path = self.root.join(&region.file);
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
     }
 
     /// The lines of a region as the file has them now.
@@ -93,8 +96,8 @@ impl Progress<'_> {
         })
     }
 
-    /// Puts the starting version in place. Refuses to overwrite the student's own work unless
-    /// `overwrite` (that is `reset`), and then keeps a copy of it.
+    /// Puts the starting version in place. Refuses to overwrite the student's own
+    /// work unless `overwrite` (that is `reset`), and then keeps a copy of it.
     pub fn start(&self, overwrite: bool) -> Result<Vec<String>, String> {
         let mut report = Vec::new();
         for region in &self.exercise.regions {
@@ -154,16 +157,19 @@ impl Progress<'_> {
     fn keep(&self, copy: &Path, region: &Region) -> Result<(), String> {
         let lines = self.current(region)?;
         if let Some(dir) = copy.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        fs::write(copy, lines).map_err(|e| format!("cannot write {}: {e}", copy.display()))
+        fs::write(copy, lines)
+            .map_err(|e| format!("cannot write {}: {e}", copy.display()))
     }
 
     fn write(&self, region: &Region, lines: &str) -> Result<(), String> {
         let path = self.root.join(&region.file);
         let text = region::replace(&self.read_source(region)?, lines)
             .map_err(|e| format!("{}: {e}", region.file))?;
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        fs::write(&path, text)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
     }
 
     /// How many hints the student has seen.
@@ -176,7 +182,8 @@ impl Progress<'_> {
 
     pub fn set_hints_seen(&self, count: usize) -> Result<(), String> {
         let dir = self.kept_dir();
-        fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         fs::write(dir.join("hints-seen"), format!("{count}\n"))
             .map_err(|e| format!("cannot write in {}: {e}", dir.display()))
     }

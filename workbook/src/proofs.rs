@@ -1,5 +1,5 @@
-//! Running a lesson's proofs (its integration tests) against a build of the tree, and reading
-//! libtest's output into a checklist.
+//! Running a lesson's proofs (its integration tests) against a build of the tree,
+//! and reading libtest's output into a checklist.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -7,8 +7,9 @@ use std::process::{Command, Stdio};
 /// One proof and how it went.
 #[derive(Debug, PartialEq)]
 pub struct Proof {
-    /// The test's name as a sentence: `hostname_inside_is_the_requested_one::case_1_short`
-    /// becomes "hostname inside is the requested one (short)".
+    /// The test's name as a sentence:
+    /// `hostname_inside_is_the_requested_one::case_1_short` becomes "hostname inside
+    /// is the requested one (short)".
     pub name: String,
     pub passed: bool,
     /// For a failed proof, the first lines of what the test said.
@@ -25,7 +26,8 @@ pub enum Outcome {
     Unreadable(String),
 }
 
-/// Builds the lesson's proofs, letting cargo print its progress and any compiler errors.
+/// Builds the lesson's proofs, letting cargo print its progress and any compiler
+/// errors.
 pub fn build(root: &Path, proofs: &str, target_dir: Option<&Path>) -> bool {
     let mut cargo = cargo_test(root, proofs, target_dir);
     cargo.arg("--no-run");
@@ -40,7 +42,9 @@ pub fn run(root: &Path, proofs: &str, target_dir: Option<&Path>) -> Outcome {
     cargo.stdout(Stdio::piped()).stderr(Stdio::piped());
     let output = match cargo.output() {
         Ok(output) => output,
-        Err(error) => return Outcome::Unreadable(format!("cannot run cargo: {error}")),
+        Err(error) => {
+            return Outcome::Unreadable(format!("cannot run cargo: {error}"));
+        }
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
     let proofs = read_results(&stdout);
@@ -52,13 +56,15 @@ pub fn run(root: &Path, proofs: &str, target_dir: Option<&Path>) -> Outcome {
 }
 
 fn cargo_test(root: &Path, proofs: &str, target_dir: Option<&Path>) -> Command {
-    // `cargo workbook` is itself started by cargo, which tells us which cargo that was.
+    // `cargo workbook` is itself started by cargo, which tells us which cargo that
+    // was.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
         .args(["test", "--package", "nsbox", "--test", proofs]);
-    // The checklist shows what a test said, not where in the standard library it panicked.
+    // The checklist shows what a test said, not where in the standard library it
+    // panicked.
     command.env("RUST_BACKTRACE", "0");
     if let Some(dir) = target_dir {
         command.env("CARGO_TARGET_DIR", dir);
@@ -95,7 +101,8 @@ pub fn read_results(stdout: &str) -> Vec<Proof> {
     proofs
 }
 
-/// The panic message of a failed test, from the block libtest prints after the results:
+/// The panic message of a failed test, from the block libtest prints after the
+/// results:
 ///
 /// ```text
 /// ---- name stdout ----
@@ -112,8 +119,9 @@ fn failure_message(stdout: &str, name: &str) -> Vec<String> {
     };
     // The test's own block ends where the next one starts.
     let block = block.split("\n---- ").next().unwrap_or(block);
-    // A test may catch a panic and panic again with a clearer message (the transcripts do:
-    // insta's "snapshot assertion failed", then the line that differs): the last one counts.
+    // A test may catch a panic and panic again with a clearer message (the
+    // transcripts do: insta's "snapshot assertion failed", then the line that
+    // differs): the last one counts.
     let Some(last) = block.rfind("panicked at") else {
         return Vec::new();
     };
@@ -149,7 +157,9 @@ pub fn sentence(name: &str) -> String {
         // rstest names its cases `case_1_short`: keep only the description.
         let words: Vec<&str> = case.split('_').collect();
         let described = match words.as_slice() {
-            ["case", number, rest @ ..] if number.parse::<u32>().is_ok() && !rest.is_empty() => {
+            ["case", number, rest @ ..]
+                if number.parse::<u32>().is_ok() && !rest.is_empty() =>
+            {
                 rest.join(" ")
             }
             _ => case.replace('_', " "),

@@ -1,11 +1,12 @@
-//! Finding the lines between `// ANCHOR: exercise` and `// ANCHOR_END: exercise` in a file,
-//! and putting other lines in their place.
+//! Finding the lines between `// ANCHOR: exercise` and `// ANCHOR_END: exercise` in
+//! a file, and putting other lines in their place.
 
 /// The marker lines around a region (mdBook's anchor syntax).
 const BEGIN: &str = "// ANCHOR: exercise";
 const END: &str = "// ANCHOR_END: exercise";
 
-/// Where a region is in a file's text: the byte range of the lines between the markers.
+/// Where a region is in a file's text: the byte range of the lines between the
+/// markers.
 #[derive(Debug, PartialEq)]
 pub struct Span {
     pub start: usize,
@@ -27,7 +28,10 @@ pub fn find(text: &str) -> Result<Span, String> {
             begin = Some((offset + line.len(), index + 2));
         } else if marker == END {
             let Some((start, first_line)) = begin else {
-                return Err(format!("'{END}' on line {} before '{BEGIN}'", index + 1));
+                return Err(format!(
+                    "'{END}' on line {} before '{BEGIN}'",
+                    index + 1
+                ));
             };
             return Ok(Span {
                 start,

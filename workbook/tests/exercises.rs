@@ -1,6 +1,7 @@
-//! The workbook's loop on a copy of the course: start, refuse to overwrite your work, reset
-//! (keeping it), hints one at a time, solution (the finished files back, byte for byte).
-//! Running the proofs themselves (`check`) is what `cargo workbook dev-check` proves in CI.
+//! The workbook's loop on a copy of the course: start, refuse to overwrite your
+//! work, reset (keeping it), hints one at a time, solution (the finished files back,
+//! byte for byte). Running the proofs themselves (`check`) is what `cargo workbook
+//! dev-check` proves in CI.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,7 +15,8 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
-/// A copy of what the workbook reads and writes: lessons/ and every file an exercise names.
+/// A copy of what the workbook reads and writes: lessons/ and every file an exercise
+/// names.
 struct Copy {
     root: PathBuf,
 }
@@ -136,7 +138,9 @@ fn every_exercise_starts_and_solves_byte_for_byte() {
     let lessons: Vec<String> = listed
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| w.len() > 3 && w.as_bytes()[2] == b'-' && w[..2].parse::<u8>().is_ok())
+        .filter(|w| {
+            w.len() > 3 && w.as_bytes()[2] == b'-' && w[..2].parse::<u8>().is_ok()
+        })
         .map(str::to_string)
         .collect();
     assert!(lessons.len() >= 7, "{listed}");

@@ -1,17 +1,19 @@
 //! cgroups: how much a container may use.
 //!
-//! Namespaces decide what a process can *see*; control groups decide how much it can *use*.
-//! A cgroup is a directory in a special filesystem: make one with `mkdir`, set a limit by
-//! writing a file in it, and put a process in it by writing its pid to `cgroup.procs`. Its
-//! children go with it, and the kernel counts what they all use together.
+//! Namespaces decide what a process can *see*; control groups decide how much it can
+//! *use*. A cgroup is a directory in a special filesystem: make one with `mkdir`,
+//! set a limit by writing a file in it, and put a process in it by writing its pid
+//! to `cgroup.procs`. Its children go with it, and the kernel counts what they all
+//! use together.
 //!
 //! There are two versions of that filesystem, and students meet both:
-//! - **v2** (one "unified" tree at `/sys/fs/cgroup`; Ubuntu 22.04+, Debian 12, Fedora):
-//!   `memory.max`, `cpu.max`, `pids.max`; a controller is switched on for a cgroup's children
-//!   in its parent's `cgroup.subtree_control`. See [`v2`].
-//! - **v1** (a tree per controller: `/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/cpu/`, …; older
-//!   systems, and "hybrid" ones where a v2 tree with few controllers sits beside them):
-//!   `memory.limit_in_bytes`, `cpu.cfs_quota_us`, `pids.max`. See [`v1`].
+//! - **v2** (one "unified" tree at `/sys/fs/cgroup`; Ubuntu 22.04+, Debian 12,
+//!   Fedora): `memory.max`, `cpu.max`, `pids.max`; a controller is switched on for a
+//!   cgroup's children in its parent's `cgroup.subtree_control`. See [`v2`].
+//! - **v1** (a tree per controller: `/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/cpu/`,
+//!   …; older systems, and "hybrid" ones where a v2 tree with few controllers sits
+//!   beside them): `memory.limit_in_bytes`, `cpu.cfs_quota_us`, `pids.max`. See
+//!   [`v1`].
 //!
 //! [`create`] looks at which version holds the controllers we need, and returns one
 //! [`Cgroup`] that hides the difference from the rest of nsbox.
@@ -26,8 +28,8 @@ use std::io;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The controllers a container's cgroup uses: memory and CPU are always counted (for the
-/// report at exit), and pids when it is limited.
+/// The controllers a container's cgroup uses: memory and CPU are always counted (for
+/// the report at exit), and pids when it is limited.
 pub const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 
 /// What the student asked to limit.
@@ -54,10 +56,11 @@ impl FromStr for MemorySize {
     fn from_str(text: &str) -> Result<MemorySize, String> {
         let usage = || format!("'{text}' is not a size like 64M, 512K or 1G");
         let trimmed = text.trim_end_matches(['B', 'b']).trim_end_matches('i');
-        let (digits, unit) = match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-            Some((i, _)) => trimmed.split_at(i),
-            None => (trimmed, ""),
-        };
+        let (digits, unit) =
+            match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+                Some((i, _)) => trimmed.split_at(i),
+                None => (trimmed, ""),
+            };
         let number: u64 = digits.parse().map_err(|_| usage())?;
         let scale: u64 = match unit.to_ascii_uppercase().as_str() {
             "" => 1,
@@ -110,10 +113,11 @@ impl FromStr for Cpus {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Cpus, String> {
-        let cpus: f64 = text
-            .parse()
-            .map_err(|_| format!("'{text}' is not a number of CPUs like 0.5 or 2"))?;
-        let available = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cpus: f64 = text.parse().map_err(|_| {
+            format!("'{text}' is not a number of CPUs like 0.5 or 2")
+        })?;
+        let available =
+            std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         // The kernel takes quotas of 1 ms and more: 0.01 of a 100 ms period.
         if !(0.01..=available).contains(&cpus) {
             return Err(format!(
@@ -133,7 +137,10 @@ impl FromStr for PidCount {
 
     fn from_str(text: &str) -> Result<PidCount, String> {
         match text.parse::<u64>() {
-            Ok(0) => Err("--pids 0 would not even let the command start: give 1 or more".into()),
+            Ok(0) => Err(
+                "--pids 0 would not even let the command start: give 1 or more"
+                    .into(),
+            ),
             Ok(n) => Ok(PidCount(n)),
             Err(_) => Err(format!("'{text}' is not a number of processes")),
         }
@@ -194,8 +201,8 @@ impl fmt::Display for Layout {
 }
 
 // ANCHOR: detect
-/// Reads `/proc/self/mountinfo` for cgroup filesystems and picks the version whose trees
-/// have all of [`CONTROLLERS`].
+/// Reads `/proc/self/mountinfo` for cgroup filesystems and picks the version whose
+/// trees have all of [`CONTROLLERS`].
 pub fn detect() -> Result<Layout, Error> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::Cgroup(format!("/proc/self/mountinfo: {e}")))?;
@@ -208,7 +215,8 @@ pub fn detect() -> Result<Layout, Error> {
     }
     if let Some(mount) = &v2_mount {
         let available =
-            std::fs::read_to_string(format!("{mount}/cgroup.controllers")).unwrap_or_default();
+            std::fs::read_to_string(format!("{mount}/cgroup.controllers"))
+                .unwrap_or_default();
         let available: Vec<&str> = available.split_whitespace().collect();
         if CONTROLLERS.iter().all(|c| available.contains(c)) {
             return Ok(Layout::V2 {
@@ -233,7 +241,8 @@ pub fn detect() -> Result<Layout, Error> {
 }
 // ANCHOR_END: detect
 
-/// The mount point (5th field) and filesystem type (after " - ") of a mountinfo line.
+/// The mount point (5th field) and filesystem type (after " - ") of a mountinfo
+/// line.
 pub(crate) fn mount_point_and_type(line: &str) -> (&str, &str) {
     let mount_point = line.split(' ').nth(4).unwrap_or("");
     let fstype = line
@@ -244,7 +253,8 @@ pub(crate) fn mount_point_and_type(line: &str) -> (&str, &str) {
     (mount_point, fstype)
 }
 
-/// Makes the container's cgroup, named after our pid, in the version this machine uses.
+/// Makes the container's cgroup, named after our pid, in the version this machine
+/// uses.
 pub fn create(layout: &Layout) -> Result<Box<dyn Cgroup>, Error> {
     let name = format!("nsbox-{}", std::process::id());
     let cgroup: Box<dyn Cgroup> = match layout {
@@ -272,8 +282,8 @@ pub(crate) fn write_file(path: &std::path::Path, value: &str) -> io::Result<()> 
     })
 }
 
-/// Waits until a cgroup has no process left (they take a moment to exit after SIGKILL),
-/// then removes its directory.
+/// Waits until a cgroup has no process left (they take a moment to exit after
+/// SIGKILL), then removes its directory.
 pub(crate) fn remove_dir_when_empty(dir: &std::path::Path) -> io::Result<()> {
     let procs = dir.join("cgroup.procs");
     for _ in 0..500 {
@@ -282,15 +292,18 @@ pub(crate) fn remove_dir_when_empty(dir: &std::path::Path) -> io::Result<()> {
             break;
         }
         for pid in left.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::signal::kill(
+                Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     match std::fs::remove_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => {
-            other.map_err(|e| io::Error::new(e.kind(), format!("rmdir {}: {e}", dir.display())))
-        }
+        other => other.map_err(|e| {
+            io::Error::new(e.kind(), format!("rmdir {}: {e}", dir.display()))
+        }),
     }
 }
 

@@ -1,8 +1,10 @@
-//! cgroup v1: a tree per controller (`/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/cpu/`, …).
+//! cgroup v1: a tree per controller (`/sys/fs/cgroup/memory/`,
+//! `/sys/fs/cgroup/cpu/`, …).
 //!
-//! The container gets a directory in each tree it needs, under the cgroup our own process is
-//! in there (`/proc/self/cgroup` tells which), so whatever limits the machine already put on
-//! us still apply to the container too. v1 allows a cgroup with processes to have children.
+//! The container gets a directory in each tree it needs, under the cgroup our own
+//! process is in there (`/proc/self/cgroup` tells which), so whatever limits the
+//! machine already put on us still apply to the container too. v1 allows a cgroup
+//! with processes to have children.
 
 use super::{Cgroup, Limits, Usage, keyed_value, remove_dir_when_empty, write_file};
 use crate::container::Error;
@@ -11,16 +13,19 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The v1 controllers we use: cpuacct counts CPU time (it is often mounted with cpu).
+/// The v1 controllers we use: cpuacct counts CPU time (it is often mounted with
+/// cpu).
 const V1_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
 
 pub struct V1Cgroup {
-    /// (controller, directory), one per tree; controllers mounted together share one.
+    /// (controller, directory), one per tree; controllers mounted together share
+    /// one.
     dirs: Vec<(String, PathBuf)>,
 }
 
-/// The mount point of the v1 tree that has `controller`, from `/proc/self/mountinfo` text:
-/// its super options (the last field) list the controllers, e.g. `rw,cpu,cpuacct`.
+/// The mount point of the v1 tree that has `controller`, from `/proc/self/mountinfo`
+/// text: its super options (the last field) list the controllers, e.g.
+/// `rw,cpu,cpuacct`.
 pub fn mount_of(mountinfo: &str, controller: &str) -> Option<String> {
     mountinfo.lines().find_map(|line| {
         let (mount_point, fstype) = super::mount_point_and_type(line);
@@ -30,13 +35,15 @@ pub fn mount_of(mountinfo: &str, controller: &str) -> Option<String> {
     })
 }
 
-/// Our own cgroup in the tree of `controller`, from `/proc/self/cgroup` (`4:memory:/a/b`).
+/// Our own cgroup in the tree of `controller`, from `/proc/self/cgroup`
+/// (`4:memory:/a/b`).
 pub fn own_cgroup(controller: &str) -> String {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     text.lines()
         .find_map(|line| {
             let mut parts = line.splitn(3, ':');
-            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let (_, controllers, path) =
+                (parts.next()?, parts.next()?, parts.next()?);
             controllers
                 .split(',')
                 .any(|c| c == controller)
@@ -47,7 +54,8 @@ pub fn own_cgroup(controller: &str) -> String {
 
 // ANCHOR: create_v1
 impl V1Cgroup {
-    /// `mkdir` in the memory, cpu, cpuacct and pids trees, under our own cgroup in each.
+    /// `mkdir` in the memory, cpu, cpuacct and pids trees, under our own cgroup in
+    /// each.
     pub fn create(name: &str) -> Result<V1Cgroup, Error> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| Error::Cgroup(e.to_string()))?;
@@ -57,7 +65,10 @@ impl V1Cgroup {
                 continue; // cpuacct is a nicety: without it we report no CPU time
             };
             let own = own_cgroup(controller);
-            let dir = PathBuf::from(format!("{mount}{}/{name}", own.trim_end_matches('/')));
+            let dir = PathBuf::from(format!(
+                "{mount}{}/{name}",
+                own.trim_end_matches('/')
+            ));
             if dirs.iter().any(|(_, d)| *d == dir) {
                 continue; // co-mounted with one we have already (cpu,cpuacct)
             }
@@ -78,7 +89,9 @@ impl V1Cgroup {
     fn dir(&self, controller: &str) -> Option<&PathBuf> {
         self.dirs
             .iter()
-            .find(|(c, d)| c == controller || d.join(format!("{controller}.stat")).exists())
+            .find(|(c, d)| {
+                c == controller || d.join(format!("{controller}.stat")).exists()
+            })
             .map(|(_, d)| d)
     }
 
@@ -111,7 +124,8 @@ impl Cgroup for V1Cgroup {
         };
         if let Some(memory) = limits.memory {
             write("memory", "memory.limit_in_bytes", memory.0.to_string())?;
-            // Memory plus swap, where the kernel counts it: the same, so no swapping out.
+            // Memory plus swap, where the kernel counts it: the same, so no swapping
+            // out.
             if self
                 .dir("memory")
                 .is_some_and(|d| d.join("memory.memsw.limit_in_bytes").exists())
@@ -154,9 +168,13 @@ impl Cgroup for V1Cgroup {
                 .parse()
                 .ok()
                 .map(Duration::from_nanos),
-            oom_kills: keyed_value(&self.read("memory", "memory.oom_control"), "oom_kill")
+            oom_kills: keyed_value(
+                &self.read("memory", "memory.oom_control"),
+                "oom_kill",
+            )
+            .unwrap_or(0),
+            pids_refused: keyed_value(&self.read("pids", "pids.events"), "max")
                 .unwrap_or(0),
-            pids_refused: keyed_value(&self.read("pids", "pids.events"), "max").unwrap_or(0),
         }
     }
 

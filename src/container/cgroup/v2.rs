@@ -1,10 +1,10 @@
 //! cgroup v2: one tree. Our cgroups live in `/sys/fs/cgroup/nsbox/nsbox-<pid>`.
 //!
-//! Surprise: in v2, a cgroup with processes in it cannot hand controllers down to child
-//! cgroups ("no internal processes"), except the root. Our own process sits in some cgroup
-//! with others (a login session, a service), so we do not nest under it: we make
-//! `nsbox/` under the root, which holds no process, switch the controllers on for its children,
-//! and put each container in a child of it.
+//! Surprise: in v2, a cgroup with processes in it cannot hand controllers down to
+//! child cgroups ("no internal processes"), except the root. Our own process sits in
+//! some cgroup with others (a login session, a service), so we do not nest under it:
+//! we make `nsbox/` under the root, which holds no process, switch the controllers
+//! on for its children, and put each container in a child of it.
 
 use super::{Cgroup, Limits, Usage, keyed_value, remove_dir_when_empty, write_file};
 use crate::container::Error;
@@ -20,13 +20,15 @@ pub struct V2Cgroup {
 
 // ANCHOR: create_v2
 impl V2Cgroup {
-    /// `mkdir /sys/fs/cgroup/nsbox/NAME`, after switching on the controllers on the way down.
+    /// `mkdir /sys/fs/cgroup/nsbox/NAME`, after switching on the controllers on the
+    /// way down.
     pub fn create(mount: &str, name: &str) -> Result<V2Cgroup, Error> {
         let root = Path::new(mount);
         let parent = root.join("nsbox");
         let dir = parent.join(name);
         let failed = |e: io::Error| Error::Cgroup(e.to_string());
-        // Another run may remove an empty `nsbox/` between our mkdirs: try again then.
+        // Another run may remove an empty `nsbox/` between our mkdirs: try again
+        // then.
         for _ in 0..3 {
             enable_controllers(root).map_err(failed)?;
             make_dir(&parent).map_err(failed)?;
@@ -34,7 +36,12 @@ impl V2Cgroup {
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(V2Cgroup { dir, parent }),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(Error::Cgroup(format!("mkdir {}: {e}", dir.display()))),
+                Err(e) => {
+                    return Err(Error::Cgroup(format!(
+                        "mkdir {}: {e}",
+                        dir.display()
+                    )));
+                }
             }
         }
         Err(Error::Cgroup(format!(
@@ -45,7 +52,8 @@ impl V2Cgroup {
 }
 // ANCHOR_END: create_v2
 
-/// Writes `+memory +cpu +pids` to `cgroup.subtree_control` unless they are on already.
+/// Writes `+memory +cpu +pids` to `cgroup.subtree_control` unless they are on
+/// already.
 fn enable_controllers(dir: &Path) -> io::Result<()> {
     let file = dir.join("cgroup.subtree_control");
     let enabled = std::fs::read_to_string(&file)?;
@@ -63,9 +71,9 @@ fn enable_controllers(dir: &Path) -> io::Result<()> {
 fn make_dir(dir: &Path) -> io::Result<()> {
     match std::fs::create_dir(dir) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        other => {
-            other.map_err(|e| io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display())))
-        }
+        other => other.map_err(|e| {
+            io::Error::new(e.kind(), format!("mkdir {}: {e}", dir.display()))
+        }),
     }
 }
 
@@ -91,8 +99,8 @@ impl Cgroup for V2Cgroup {
         };
         if let Some(memory) = limits.memory {
             write("memory.max", memory.0.to_string())?;
-            // Without this, a machine with swap would swap the container out instead of
-            // stopping it at the limit.
+            // Without this, a machine with swap would swap the container out instead
+            // of stopping it at the limit.
             if self.dir.join("memory.swap.max").exists() {
                 write("memory.swap.max", "0".into())?;
             }
@@ -118,8 +126,10 @@ impl Cgroup for V2Cgroup {
         Usage {
             // memory.peak exists since Linux 5.19.
             peak_memory: self.read("memory.peak").trim().parse().ok(),
-            cpu_time: keyed_value(&self.read("cpu.stat"), "usage_usec").map(Duration::from_micros),
-            oom_kills: keyed_value(&self.read("memory.events"), "oom_kill").unwrap_or(0),
+            cpu_time: keyed_value(&self.read("cpu.stat"), "usage_usec")
+                .map(Duration::from_micros),
+            oom_kills: keyed_value(&self.read("memory.events"), "oom_kill")
+                .unwrap_or(0),
             pids_refused: keyed_value(&self.read("pids.events"), "max").unwrap_or(0),
         }
     }
