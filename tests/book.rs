@@ -124,3 +124,220 @@ fn every_chapter_in_the_summary_exists() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The book as a reader sees it: built with mdBook (and our preprocessor) into a
+// temporary folder, then read back from the HTML.
+
+/// The longest line a code or console block may have: what a browser shows at
+/// 1280 px without scrolling sideways.
+const WIDEST_LINE: usize = 85;
+/// A chapter is read in one sitting; longer material goes to an appendix.
+const MOST_WORDS: usize = 3000;
+
+/// One page of the built book: its file name and the HTML of its `<main>`.
+struct Page {
+    name: String,
+    main: String,
+}
+
+/// Builds the book once for all the tests below, and reads every page.
+fn built_book() -> &'static [Page] {
+    static PAGES: std::sync::OnceLock<Vec<Page>> = std::sync::OnceLock::new();
+    PAGES.get_or_init(|| {
+        let out =
+            std::env::temp_dir().join(format!("nsbox-book-{}", std::process::id()));
+        let built = std::process::Command::new("mdbook")
+            .arg("build")
+            .arg(Path::new(ROOT).join("book"))
+            .arg("--dest-dir")
+            .arg(&out)
+            .output();
+        let built = match built {
+            Ok(built) => built,
+            Err(e) => panic!(
+                "could not run mdbook ({e}): install it with scripts/provision.sh \
+                 (or `cargo install mdbook --version 0.5.4 --locked`)"
+            ),
+        };
+        let log = String::from_utf8_lossy(&built.stderr);
+        assert!(built.status.success(), "mdbook build failed:\n{log}");
+        assert!(
+            !log.contains("WARN") && !log.contains("ERROR"),
+            "mdbook build warned:\n{log}"
+        );
+        let pages = read_pages(&out);
+        let _ = std::fs::remove_dir_all(&out);
+        pages
+    })
+}
+
+/// Every chapter page in `dir` (print.html and index.html repeat the others; 404.html and
+/// toc.html are no chapters).
+fn read_pages(dir: &Path) -> Vec<Page> {
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".html")
+            || ["print.html", "index.html", "404.html", "toc.html"]
+                .contains(&name.as_str())
+        {
+            continue;
+        }
+        let html = std::fs::read_to_string(&path).unwrap();
+        let main = between(&html, "<main>", "</main>")
+            .unwrap_or_else(|| panic!("{name} has no <main>"))
+            .to_string();
+        pages.push(Page { name, main });
+    }
+    assert!(pages.len() > 5, "the built book has {} pages", pages.len());
+    pages
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = text.find(start)? + start.len();
+    let to = from + text[from..].find(end)?;
+    Some(&text[from..to])
+}
+
+/// The text of some HTML: tags dropped, entities decoded.
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Each `<pre>…</pre>` block of a page, as text.
+fn blocks(main: &str) -> Vec<String> {
+    main.split("<pre>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</pre>").next())
+        .map(text_of)
+        .collect()
+}
+
+/// A page's prose: what is left without code blocks and diagrams.
+fn prose(main: &str) -> String {
+    let mut html = main.to_string();
+    for (start, end) in [("<pre>", "</pre>"), ("<svg", "</svg>")] {
+        while let Some(from) = html.find(start) {
+            let Some(length) = html[from..].find(end) else {
+                break;
+            };
+            html.replace_range(from..from + length + end.len(), " ");
+        }
+    }
+    // Tags become spaces, so that words in two cells of a table stay two words.
+    text_of(&html.replace('<', " <"))
+}
+
+fn words(text: &str) -> usize {
+    text.split_whitespace()
+        .filter(|word| word.chars().any(char::is_alphanumeric))
+        .count()
+}
+
+#[test]
+fn no_line_of_a_code_or_console_block_is_wider_than_85_columns() {
+    let mut wide = Vec::new();
+    for page in built_book() {
+        for block in blocks(&page.main) {
+            for line in block.lines() {
+                let width = line.chars().count();
+                if width > WIDEST_LINE {
+                    wide.push(format!("{} ({width} columns): {line}", page.name));
+                }
+            }
+        }
+    }
+    assert!(
+        wide.is_empty(),
+        "{} lines in the book are wider than {WIDEST_LINE} columns, and a reader must scroll \
+         to see their end (wrap narration, break commands with \\, fit listings):\n{}",
+        wide.len(),
+        wide.join("\n")
+    );
+}
+
+#[test]
+fn every_chapter_is_under_3000_words_of_prose() {
+    let mut long = Vec::new();
+    let mut counted = 0;
+    for page in built_book() {
+        if page.name.starts_with("appendix") {
+            continue;
+        }
+        counted += 1;
+        let count = words(&prose(&page.main));
+        if count >= MOST_WORDS {
+            long.push(format!("{}: {count} words", page.name));
+        }
+    }
+    assert!(counted >= 9, "counted only {counted} chapters");
+    assert!(
+        long.is_empty(),
+        "chapters of {MOST_WORDS} words of prose or more (move detail to an appendix):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn every_diagram_is_drawn() {
+    let mut written = 0;
+    for file in book_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        written += text.lines().filter(|l| l.trim() == "```dot").count();
+    }
+    let drawn: usize = built_book()
+        .iter()
+        .map(|page| {
+            page.main
+                .matches("<figure class=\"diagram\">\n<svg")
+                .count()
+        })
+        .sum();
+    assert!(written > 0, "the book has no diagram");
+    assert_eq!(
+        drawn, written,
+        "diagrams written in the chapters, and drawn in the book"
+    );
+}
+
+/// In a console block a line is a command (`$ …`) or what a command printed. A note such
+/// as `# in a second terminal` would read as a root prompt.
+#[test]
+fn console_blocks_hold_no_comment_lines() {
+    let mut notes = Vec::new();
+    for file in book_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut in_console = false;
+        for line in text.lines() {
+            if line.starts_with("```") {
+                in_console = line.trim() == "```console";
+                continue;
+            }
+            if in_console && line.starts_with("# ") {
+                notes.push(format!("{}: {line}", file.display()));
+            }
+        }
+    }
+    assert!(
+        notes.is_empty(),
+        "console blocks with comment lines:\n{}",
+        notes.join("\n")
+    );
+}

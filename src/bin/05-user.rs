@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
-    about = "Lesson 05: run a command in new user, UTS, IPC, PID and mount namespaces"
+    about = "Lesson 05: run a command in new user, UTS, IPC, PID and mount \
+             namespaces"
 )]
 struct Cli {
     #[command(flatten)]

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
-    about = "Lesson 06: run a command in new user, UTS, IPC, PID, mount and network namespaces"
+    about = "Lesson 06: run a command in new user, UTS, IPC, PID, mount and \
+             network namespaces"
 )]
 struct Cli {
     #[command(flatten)]

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
-    about = "Lesson 07: run a command in new namespaces (all seven) and a cgroup with limits"
+    about = "Lesson 07: run a command in new namespaces (all seven) and a cgroup \
+             with limits"
 )]
 struct Cli {
     #[command(flatten)]

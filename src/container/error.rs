@@ -11,8 +11,10 @@ pub enum Error {
 
     /// We lack a capability the kernel will insist on.
     #[error(
-        "{program} needs root: {why} needs {capability}, and this process (uid {uid}) does not have it.\n\
-         fix: run it with `cargo run --bin {program}` (which uses sudo for you) or `sudo {path}`.\n\
+        "{program} needs root: {why} needs {capability}, and this process (uid \
+         {uid}) does not have it.\n\
+         fix: run it with `cargo run --bin {program}` (which uses sudo for you) or \
+         `sudo {path}`.\n\
          {hint}"
     )]
     NeedsRoot {
@@ -27,7 +29,8 @@ pub enum Error {
 
     /// This machine does not let ordinary users create user namespaces.
     #[error(
-        "{program} cannot create a user namespace as an ordinary user here: {setting}.\n\
+        "{program} cannot create a user namespace as an ordinary user here: \
+         {setting}.\n\
          fix: `{fix}`, or run it as root (`sudo`)."
     )]
     UserNamespacesOff {

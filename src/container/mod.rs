@@ -170,7 +170,8 @@ impl Container {
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::BadInput(
-                "--init needs a new PID namespace: only a namespace's PID 1 inherits orphans"
+                "--init needs a new PID namespace: only a namespace's PID 1 \
+                 inherits orphans"
                     .into(),
             ));
         }

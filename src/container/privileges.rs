@@ -32,9 +32,10 @@ pub fn can_map_any_ids() -> procfs::ProcResult<bool> {
 pub fn check(program: &str, container: &Container) -> Result<(), Error> {
     if container.network.is_some() && !has_capability(CAP_NET_ADMIN)? {
         let why = "creating a veth pair and a bridge on the host".to_string();
-        let hint = "A user namespace does not help here: the bridge and the host's end of the veth \
-                    live on the host. (Rootless tools use slirp4netns or pasta instead, beyond this \
-                    course.) Or run it with --network none.";
+        let hint = "A user namespace does not help here: the bridge and the host's \
+                    end of the veth live on the host. (Rootless tools use \
+                    slirp4netns or pasta instead, beyond this course.) Or run it \
+                    with --network none.";
         return Err(needs_root(program, why, "CAP_NET_ADMIN", hint));
     }
     if container.namespaces.is_empty() || has_cap_sys_admin()? {
@@ -49,7 +50,8 @@ pub fn check(program: &str, container: &Container) -> Result<(), Error> {
         .map(|ns| ns.flag_name())
         .collect();
     let why = format!("clone({})", flags.join(" | "));
-    let hint = "Lesson 05 shows how a user namespace lets an ordinary user do this without root.";
+    let hint = "Lesson 05 shows how a user namespace lets an ordinary user do this \
+                without root.";
     Err(needs_root(program, why, "CAP_SYS_ADMIN", hint))
 }
 // ANCHOR_END: check

@@ -219,7 +219,8 @@ fn prepare_from_outside(
             .attach(child)
             .map_err(|e| Error::Cgroup(e.to_string()))?;
         narrator.say(format!(
-            "echo {child} > cgroup.procs: the child is in its cgroup before it runs anything"
+            "echo {child} > cgroup.procs: the child is in its cgroup before it \
+             runs anything"
         ));
     }
     Ok(())
@@ -250,7 +251,10 @@ fn write_id_maps(
     narrator: &Narrator,
 ) -> Result<(), Error> {
     let Some(maps) = &container.id_maps else {
-        narrator.say("no uid/gid map written: inside, every id is unmapped and shows as 65534");
+        narrator.say(
+            "no uid/gid map written: inside, every id is unmapped and \
+                      shows as 65534",
+        );
         return Ok(());
     };
     let privileged = privileges::can_map_any_ids()?;
@@ -285,13 +289,14 @@ fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
     let inside = ids.last().copied().unwrap_or(child.as_raw());
     if ids.len() > 1 {
         narrator.say(format!(
-            "the child is host pid {child}; inside its new PID namespace it is pid {inside} \
-             (NSpid in /proc/{child}/status: {})",
+            "the child is host pid {child}; inside its new PID namespace it is pid \
+             {inside} (NSpid in /proc/{child}/status: {})",
             join(&ids)
         ));
     } else {
         narrator.say(format!(
-            "the child is host pid {child}, and the same pid inside (no new PID namespace)"
+            "the child is host pid {child}, and the same pid inside (no new PID \
+             namespace)"
         ));
     }
     let pairs = namespaces::compare_with_child(child)?;
@@ -381,8 +386,9 @@ fn narrate_plan(
         && container.propagation == Propagation::Shared
     {
         narrator.say(
-            "note: with shared propagation, what the container mounts under a shared mount also \
-             appears on the host, and stays there after it exits (undo it with umount)",
+            "note: with shared propagation, what the container mounts under a \
+             shared mount also appears on the host, and stays there after it \
+             exits (undo it with umount)",
         );
     }
 }
@@ -439,9 +445,9 @@ fn pass_on(child: Pid, arrival: Arrival, warned: &mut bool, narrator: &Narrator)
     }
     *warned = true;
     narrator.say(format!(
-        "note: the container's PID 1 has no handler for {name}, so the kernel drops it \
-         (PID 1 is special, see chapter 03). Send it again to kill it with SIGKILL, \
-         or use --init."
+        "note: the container's PID 1 has no handler for {name}, so the kernel \
+         drops it (PID 1 is special, see chapter 03). Send it again to kill it \
+         with SIGKILL, or use --init."
     ));
 }
 // ANCHOR_END: pass_on
@@ -453,10 +459,13 @@ fn read_init_report(child: &Child, narrator: &Narrator) -> Option<Ending> {
     while let Ok(Some(message)) = child.channel.try_recv() {
         match message {
             Message::ReapedOrphan(pid) => narrator.say(format!(
-                "{} reaped orphan pid {pid} (it had exited, and its parent was gone)",
+                "{} reaped orphan pid {pid} (it had exited, and its parent was \
+                 gone)",
                 pid::INIT_NAME
             )),
-            Message::CommandEnded(code) => ending = Some(Ending::from_shell_code(code)),
+            Message::CommandEnded(code) => {
+                ending = Some(Ending::from_shell_code(code))
+            }
             _ => {}
         }
     }

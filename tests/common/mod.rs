@@ -649,18 +649,29 @@ pub fn assert_transcript(lesson: &str, name: &str, transcript: &Transcript) {
 /// (`nsbox::container::narrate::wrap`).
 fn normalise_transcript(text: &str) -> String {
     let filtered = apply_filters(&transcript_filters(), text);
-    filtered
-        .lines()
-        .map(|line| match narration_prefix(line) {
-            Some(prefix) => {
-                let rest = &line[prefix.len()..];
-                narrate::wrap(&prefix, rest, narrate::DEFAULT_WIDTH)
-            }
-            None => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + if filtered.ends_with('\n') { "\n" } else { "" }
+    let mut out: Vec<String> = Vec::new();
+    let mut lines = filtered.lines().peekable();
+    while let Some(line) = lines.next() {
+        let Some(prefix) = narration_prefix(line) else {
+            out.push(line.to_string());
+            continue;
+        };
+        // A message of several lines (an error and its fix) goes on under its prefix.
+        let indent = " ".repeat(prefix.len());
+        let mut message = line[prefix.len()..].to_string();
+        while let Some(next) = lines.next_if(|next| {
+            next.starts_with(&indent) && !next[indent.len()..].starts_with(' ')
+        }) {
+            message.push('\n');
+            message.push_str(&next[indent.len()..]);
+        }
+        out.push(narrate::wrap(&prefix, &message, narrate::DEFAULT_WIDTH));
+    }
+    let mut joined = out.join("\n");
+    if filtered.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
 }
 
 /// `[03-pid] ` or `03-pid: error: ` at the start of a line of narration.
