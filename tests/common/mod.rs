@@ -542,12 +542,12 @@ pub struct Transcript {
 
 impl Transcript {
     /// Adds `$ cargo run -q --bin NAME -- ARGS` and its merged output.
+    /// A command line too wide for the book is broken between words with ` \`, as
+    /// a reader would type it (and may paste it).
     pub fn lesson(&mut self, name: &str, args: &[&str], output: &str) -> &mut Self {
-        let shown: Vec<String> = args.iter().map(|a| shell_word(a)).collect();
-        self.line(&format!(
-            "$ cargo run -q --bin {name} -- {}",
-            shown.join(" ")
-        ));
+        let mut words = vec![format!("$ cargo run -q --bin {name} --")];
+        words.extend(args.iter().map(|a| shell_word(a)));
+        self.line(&break_command_line(&words));
         self.text.push_str(output);
         self
     }
@@ -599,6 +599,29 @@ impl Transcript {
     pub fn text(&self) -> &str {
         &self.text
     }
+}
+
+/// The widest line the book shows (see tests/book.rs).
+const BOOK_WIDTH: usize = 85;
+
+/// Shell words joined by spaces, broken with ` \` and a 4-space indent where the
+/// line would pass [`BOOK_WIDTH`].
+fn break_command_line(words: &[String]) -> String {
+    let mut text = String::new();
+    let mut width = 0;
+    for (i, word) in words.iter().enumerate() {
+        let room_for_backslash = if i + 1 < words.len() { 2 } else { 0 };
+        if i > 0 && width + 1 + word.len() + room_for_backslash > BOOK_WIDTH {
+            text.push_str(" \\\n    ");
+            width = 4;
+        } else if i > 0 {
+            text.push(' ');
+            width += 1;
+        }
+        text.push_str(word);
+        width += word.len();
+    }
+    text
 }
 
 fn shell_word(word: &str) -> String {
