@@ -50,7 +50,8 @@ fn memory_hog(_host: HostGuard, #[case] options: &[&str], #[case] code: i32) {
     if code == 137 {
         narration_has(
             &run,
-            "the kernel's OOM killer killed 1 process(es) in the container: memory limit 32 MiB reached",
+            "the kernel's OOM killer killed 1 process(es) in the container: \
+             memory limit 32 MiB reached",
         );
         assert!(run.stdout.is_empty(), "the hog finished: {}", run.stdout);
     } else {

@@ -1513,10 +1513,13 @@ fn plan(chapter: &str) -> Vec<Step> {
             // counts it.
             start(3, FIRST),
             run(4, SECOND),
-            run(5, FIRST).prints(1, "allocated 40 MiB").exits(2, 137),
+            run(5, FIRST)
+                .prints(1, "allocated 40 MiB")
+                .exits(2, 137)
+                .prints(2, "Killed"),
             run(6, SECOND).prints(1, "oom_kill 1"),
             stop(FIRST),
-            // The seeds' demo, and the CPU.
+            // A limit that stops (killed, 137), and the CPU.
             run(7, FIRST).exits(1, 137),
             run(8, FIRST).prints(1, "wall"),
             run(9, FIRST).prints(1, "wall"),

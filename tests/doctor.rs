@@ -8,6 +8,8 @@
 mod common;
 
 use common::*;
+use nsbox::container::narrate::WIDTH_VARIABLE;
+use nsbox::doctor::report::wrap_line;
 use rstest::rstest;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,8 +21,12 @@ fn doctor() -> &'static str {
 
 /// Runs a command to the end. Without SUDO_UID, as a student's root shell would be:
 /// the doctor then tries user namespaces as `nobody`, and the report is the same on
-/// every run.
+/// every run. With whole lines (the tests search them; the transcript wraps them
+/// again), unless the command says otherwise.
 fn finish(mut command: Command) -> Run {
+    if !command.get_envs().any(|(name, _)| name == WIDTH_VARIABLE) {
+        command.env(WIDTH_VARIABLE, "0");
+    }
     let out = command
         .env_remove("SUDO_UID")
         .env_remove("SUDO_GID")
@@ -356,14 +362,39 @@ fn help_documents_the_exit_codes() {
     );
 }
 
+/// The report wraps itself at 80 columns when stdout is not a terminal (a pipe
+/// here), the way the lessons' narration does: what a pipe gets is the whole lines,
+/// each wrapped by `wrap_line`, and no line is wider than 80 columns.
+#[rstest]
+fn the_report_wraps_at_80_columns_in_a_pipe(_host_exclusive: HostGuard) {
+    let whole = without_leftovers(Command::new(doctor()));
+    let mut in_a_pipe = Command::new(doctor());
+    in_a_pipe.env_remove(WIDTH_VARIABLE);
+    let wrapped = without_leftovers(in_a_pipe);
+    assert_eq!(wrapped.code, whole.code, "{}", wrapped.stderr);
+    let too_wide: Vec<&str> = wrapped
+        .stdout
+        .lines()
+        .filter(|l| l.chars().count() > 80)
+        .collect();
+    assert!(too_wide.is_empty(), "{}", wrapped.stdout);
+    let expected: Vec<String> =
+        whole.stdout.lines().map(|l| wrap_line(l, 80)).collect();
+    assert_eq!(wrapped.stdout, expected.join("\n") + "\n");
+    assert_ne!(wrapped.stdout, whole.stdout, "nothing was wrapped");
+}
+
 /// The book's transcript of a full run, as root. The kernel's release shows as
-/// [RELEASE].
+/// [RELEASE]; the report is wrapped at 80 columns after that, as the doctor
+/// wraps it in a pipe.
 #[rstest]
 fn transcript_doctor(_host_exclusive: HostGuard) {
     let run = without_leftovers(Command::new(doctor()));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
     let report = run.stdout.replace(release.trim(), "[RELEASE]");
+    let wrapped: Vec<String> = report.lines().map(|l| wrap_line(l, 80)).collect();
+    let report = wrapped.join("\n") + "\n";
     let mut transcript = Transcript::default();
     transcript.command("cargo run -q --bin doctor", &report);
     transcript.command("echo $?", "0\n");

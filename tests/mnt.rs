@@ -44,6 +44,48 @@ fn proc_1_is_the_container_pid_1(
     assert_eq!((run.code, run.stdout.trim()), (0, comm), "{}", run.stderr);
 }
 
+/// The new /proc is mounted as Docker mounts it: no set-user-id programs, no device
+/// files, nothing run from it. Read from the kernel: the container's mount table as
+/// the host sees it, in /proc/PID/mountinfo, while the container waits.
+#[rstest]
+fn new_proc_is_nosuid_nodev_noexec(_host: HostGuard) {
+    let mut running =
+        Running::start("04-mnt", &["sh", "-c", "echo ready; read line"]);
+    let pid = running.container_pid();
+    running.wait_for(Source::Stdout, "ready");
+    let mountinfo = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"));
+    running.send_line("done");
+    let run = running.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mountinfo = mountinfo.unwrap();
+    let options = new_proc_options(&mountinfo).unwrap_or_else(|| {
+        panic!("no new procfs on top of /proc in the container:\n{mountinfo}")
+    });
+    for flag in ["nosuid", "nodev", "noexec"] {
+        assert!(
+            options.split(',').any(|o| o == flag),
+            "the container's new /proc is mounted {options}, without {flag}"
+        );
+    }
+}
+
+/// The mount options (field 6 of mountinfo) of the procfs mounted on top of the
+/// /proc the container copied from the host: the /proc mount whose parent is
+/// another /proc mount.
+fn new_proc_options(mountinfo: &str) -> Option<String> {
+    let procs: Vec<Vec<&str>> = mountinfo
+        .lines()
+        .map(|line| line.split(' ').collect::<Vec<_>>())
+        .filter(|fields| fields.get(4) == Some(&"/proc"))
+        .collect();
+    let ids: Vec<&str> = procs.iter().map(|fields| fields[0]).collect();
+    let top = procs.iter().find(|fields| {
+        ids.contains(&fields[1])
+            && fields.iter().skip_while(|f| **f != "-").nth(1) == Some(&"proc")
+    })?;
+    Some(top[5].to_string())
+}
+
 /// The host's mount table is the same before and after, and its /proc still works.
 #[rstest]
 fn host_mounts_and_proc_survive(_host: HostGuard) {
@@ -308,4 +350,37 @@ fn a_shared_host_root_does_not_leak_mounts(
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout, format!("mnt {leaked}\nproc 1\n"), "{stderr}");
+}
+
+/// Exercise 2: the container's mount table, seen with findmnt from the host in the
+/// container's mount and PID namespaces: two procfs on /proc, the new one on top,
+/// nosuid, nodev and noexec.
+#[rstest]
+fn transcript_two_procs(_host: HostGuard) {
+    let mut running =
+        Running::start("04-mnt", &["sh", "-c", "echo ready; read line"]);
+    let pid = running.container_pid().to_string();
+    running.wait_for(Source::Stdout, "ready");
+    let args = ["--target", &pid, "--mount", "--pid", "findmnt", "/proc"];
+    let seen = std::process::Command::new("nsenter").args(args).output();
+    running.send_line("done");
+    let run = running.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = seen.unwrap();
+    assert!(seen.status.success(), "{seen:?}");
+    let output = String::from_utf8_lossy(&seen.stdout);
+    assert!(output.contains("noexec"), "{output}");
+    // The procfs below is the host's copy, with the host's options (systemd mounts
+    // it nosuid,nodev,noexec; others may not): the book shows [OPTIONS].
+    let mut lines: Vec<String> = output.lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 3, "a header and two procfs: {output}");
+    let host_options = lines[1].split_whitespace().last().unwrap().to_string();
+    lines[1] = lines[1].replace(&host_options, "[OPTIONS]");
+    let output = lines.join("\n") + "\n";
+    let mut transcript = Transcript::default();
+    transcript.command(
+        &format!("sudo nsenter {}", args.join(" ")).replace(&pid, "[PID]"),
+        &output,
+    );
+    assert_transcript("04-mnt", "two-procs", &transcript);
 }

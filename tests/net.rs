@@ -426,14 +426,10 @@ fn an_ordinary_user_is_told_it_needs_root(net_host: TestHost) {
 #[rstest]
 fn transcript_network(_host: HostGuard, net_host: TestHost) {
     let mut transcript = Transcript::default();
-    let args = ["--network", "none", "ip", "link"];
-    let run = net_host.run(&["--quiet", "--network", "none", "ip", "link"]);
+    let args = ["--quiet", "--network", "none", "ip", "-br", "link"];
+    let run = net_host.run(&args);
     assert_eq!(run.code, 0);
-    transcript.lesson(
-        "06-net",
-        &["--quiet", args[0], args[1], args[2], args[3]],
-        &run.stdout,
-    );
+    transcript.lesson("06-net", &args, &run.stdout);
     let args = ["sh", "-c", "ip -br addr; ip route"];
     let run = net_host.run(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -562,7 +558,18 @@ fn placeholders(text: &str, lesson_pid: nix::unistd::Pid) -> String {
         out.push_str("[N]");
         rest = rest[at + 3..].trim_start_matches(|c: char| c.is_ascii_digit());
     }
-    out + rest
+    // The hardware address `ip -br link` shows (the kernel picks one at random).
+    let mac = regex::Regex::new(r"\b[0-9a-f]{2}(:[0-9a-f]{2}){5}\b").unwrap();
+    let text = mac.replace_all(&(out + rest), "[MAC]").into_owned();
+    // `ip -br` pads its first column to 16 characters: pad the name with its
+    // placeholders the same way, or the spaces would change with the pid's length.
+    let text = text.replace(&format!("nsb{pid}@"), "nsb[PID]@");
+    let brief_name = regex::Regex::new(r"(?m)^(nsb\[PID\]@if\[N\]) +").unwrap();
+    brief_name
+        .replace_all(&text, |found: &regex::Captures| {
+            format!("{:<16} ", &found[1])
+        })
+        .into_owned()
 }
 
 /// Waits until `check` holds, or fails the test.
@@ -594,29 +601,29 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
         net_host.sh("bridge link").contains("LOWER_UP")
             && net_host.sh("ip -br -4 addr show nsbox0").contains(" UP ")
     });
-    let mut transcript = Transcript::default();
+    // Three transcripts: the first terminal, the second while cat waits, and the
+    // second again once the container has ended.
+    let mut first = Transcript::default();
     let shown = ["--state-dir", state.as_str(), "--quiet", "cat"];
-    transcript.lesson("06-net", &shown, "");
-    transcript.line("# in a second terminal, on the host, while cat waits:");
-    // `bridge` is in /sbin, on root's PATH only (on Debian): the reader types sudo.
+    first.lesson("06-net", &shown, "");
+    let mut look = Transcript::default();
+    let ports = "ip -br link show master nsbox0";
     let leases = format!("cat {state}/net/nsbox0.leases");
-    for (shown, command) in [
-        ("ip -br -4 addr", "ip -br -4 addr"),
-        ("sudo bridge link", "bridge link"),
-        (leases.as_str(), leases.as_str()),
-    ] {
+    for command in ["ip -br -4 addr", ports, leases.as_str()] {
         let output = placeholders(&net_host.sh(command), lesson_pid);
-        transcript.command(shown, &output);
+        look.command(command, &output);
     }
+    assert!(look.text().contains("@if[N]"), "{}", look.text());
     container.close_stdin();
     let run = container.finish();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    transcript
-        .line("# Ctrl-D in the first terminal ends cat, and the container; then:");
-    let ports = net_host.sh("bridge link");
-    assert_eq!(ports, "");
-    transcript.command("sudo bridge link", &ports);
-    assert_transcript("06-net", "host-side", &transcript);
+    let mut after = Transcript::default();
+    let left = net_host.sh(ports);
+    assert_eq!(left, "");
+    after.command(ports, &left);
+    assert_transcript("06-net", "host-side", &first);
+    assert_transcript("06-net", "host-side-look", &look);
+    assert_transcript("06-net", "host-side-after", &after);
 }
 
 /// Two containers on one bridge: b reaches a's listener by a's address.
@@ -643,23 +650,14 @@ fn transcript_two_containers(_host: HostGuard, net_host: TestHost) {
     );
     let a = a.finish();
     assert_eq!(a.code, 0, "{}", a.stderr);
-    let mut lines = a.stdout.lines();
-    let mut transcript = Transcript::default();
-    transcript.lesson("06-net", &a_args, &format!("{}\n", lines.next().unwrap()));
-    transcript.line("# in a second terminal:");
-    transcript.lesson("06-net", &b_args, &b.stdout);
-    transcript.line("# meanwhile, in the first terminal:");
-    for line in lines {
-        transcript.line(line);
-    }
-    assert_eq!(
-        transcript
-            .text()
-            .matches("connection from 10.89.0.3")
-            .count(),
-        1
-    );
-    assert_transcript("06-net", "two-containers", &transcript);
+    assert_eq!(a.stdout.matches("connection from 10.89.0.3").count(), 1);
+    // One transcript per terminal: a's, with all it printed, then b's.
+    let mut first = Transcript::default();
+    first.lesson("06-net", &a_args, &a.stdout);
+    let mut second = Transcript::default();
+    second.lesson("06-net", &b_args, &b.stdout);
+    assert_transcript("06-net", "two-containers-a", &first);
+    assert_transcript("06-net", "two-containers-b", &second);
 }
 
 /// A machine outside has no route to 10.89.0.0/24: without --nat the container
@@ -674,12 +672,8 @@ fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     let mut listener = Running::from_command(command);
     listener.wait_for(Source::Stdout, "listening");
     set_ip_forward(&net_host, "0");
+    // Two transcripts: the host's terminal, and the listener's outside.
     let mut transcript = Transcript::default();
-    transcript.line(
-        "# outside: another machine, 198.18.0.2 (the test makes it with unshare)",
-    );
-    transcript.command("/tmp/nsbox-probe listen 9000", "listening\n");
-    transcript.line("# on the host, 198.18.0.1 on that network:");
     transcript.command(
         "sudo sysctl net.ipv4.ip_forward",
         &net_host.sh("sysctl net.ipv4.ip_forward"),
@@ -711,13 +705,12 @@ fn transcript_nat(_host: HostGuard, net_host: TestHost) {
     }
     let listener = listener.finish();
     assert_eq!(listener.code, 0, "{}", listener.stderr);
-    transcript.line("# outside, the listener printed:");
-    for line in listener.stdout.lines().skip(1) {
-        transcript.line(line);
-    }
-    assert!(transcript.text().contains("connection from 198.18.0.1\n"));
+    let mut outside = Transcript::default();
+    outside.command("/tmp/nsbox-probe listen 9000", &listener.stdout);
+    assert!(outside.text().contains("connection from 198.18.0.1\n"));
     set_ip_forward(&net_host, net_host.ip_forward.trim());
     assert_transcript("06-net", "nat", &transcript);
+    assert_transcript("06-net", "nat-outside", &outside);
 }
 
 /// --publish 8080:80: the rules in nftables, and who can connect.
@@ -738,12 +731,12 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
     let mut container = Running::from_command(lesson_with_probe(&net_host, &args));
     let lesson_pid = container.pid();
     container.wait_for(Source::Stdout, "listening");
+    // Three transcripts: the container's terminal, a second one on the host, and
+    // one on the machine outside.
     let mut transcript = Transcript::default();
-    transcript.lesson("06-net", &args, "listening\n");
-    transcript.line(
-        "# in a second terminal, on the host (198.18.0.1 on the outside network):",
-    );
-    let table = net_host.sh("nft list table ip nsbox");
+    // nft indents with tabs, which a browser shows 8 columns wide: the book shows
+    // each as two spaces, so that the rules fit its width.
+    let table = net_host.sh("nft list table ip nsbox").replace('\t', "  ");
     transcript.command(
         "sudo nft list table ip nsbox",
         &placeholders(&table, lesson_pid),
@@ -766,39 +759,36 @@ fn transcript_publish(_host: HostGuard, net_host: TestHost) {
         };
         transcript.command(&shown, &said);
     }
-    transcript.line("# on the machine outside, 198.18.0.2:");
     let out = outside
         .command(probe())
         .args(["connect", "198.18.0.1", "8080", "5"])
         .output()
         .unwrap();
-    transcript.command(
+    let mut from_outside = Transcript::default();
+    from_outside.command(
         "/tmp/nsbox-probe connect 198.18.0.1 8080",
         &String::from_utf8_lossy(&out.stdout),
     );
     let run = container.finish();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    transcript.line("# meanwhile, in the first terminal:");
-    for line in run.stdout.lines().skip(1) {
-        transcript.line(line);
-    }
-    let text = transcript.text();
+    let mut first = Transcript::default();
+    first.lesson("06-net", &args, &run.stdout);
+    let text = format!("{}{}", transcript.text(), from_outside.text());
     assert_eq!(text.matches("hello from box").count(), 2, "{text}");
     assert!(
         text.contains("127.0.0.1:8080: connection timed out"),
         "{text}"
     );
-    assert_transcript("06-net", "publish", &transcript);
+    assert_transcript("06-net", "publish", &first);
+    assert_transcript("06-net", "publish-host", &transcript);
+    assert_transcript("06-net", "publish-outside", &from_outside);
 }
 
 /// Input the lesson refuses, and a subnet with no address left.
 #[rstest]
 fn transcript_refused(_host: HostGuard, net_host: TestHost) {
     let mut transcript = Transcript::default();
-    for args in [
-        ["--ip", "10.89.0.1", "true"],
-        ["--subnet", "10.89.0.7/24", "true"],
-    ] {
+    for args in [["--ip", "10.89.0.1", "true"], ["--subnet", "lots", "true"]] {
         let run = net_host.run(&args);
         assert_eq!(run.code, 2, "{}", run.stderr);
         transcript.lesson("06-net", &args, &run.stderr);
@@ -815,17 +805,21 @@ fn transcript_refused(_host: HostGuard, net_host: TestHost) {
     let shown = |args: &[&'static str]| {
         [&["--state-dir", state.as_str()][..], args].concat()
     };
-    transcript.lesson("06-net", &shown(&first_args), "");
-    transcript.line("# in a second terminal, while cat waits:");
+    // A /30 full: the first container's terminal, then a second terminal.
+    let mut full = Transcript::default();
+    full.lesson("06-net", &shown(&first_args), "");
     let args = ["--subnet", "10.89.0.0/30", "true"];
     let second = net_host.run(&args);
     assert_eq!(second.code, 2, "{}", second.stderr);
-    transcript.lesson("06-net", &shown(&args), &second.stderr);
-    transcript.command("echo $?", "2\n");
+    let mut refused = Transcript::default();
+    refused.lesson("06-net", &shown(&args), &second.stderr);
+    refused.command("echo $?", "2\n");
     first.close_stdin();
     let first = first.finish();
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_transcript("06-net", "refused", &transcript);
+    assert_transcript("06-net", "subnet-full", &full);
+    assert_transcript("06-net", "subnet-full-refused", &refused);
 }
 
 /// An ordinary user: a network namespace with only lo needs no root; the veth and
@@ -837,7 +831,7 @@ fn transcript_rootless(net_host: TestHost) {
     let state = net_host.state.path.to_str().unwrap().to_string();
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
-    let args = ["--quiet", "--network", "none", "ip", "link"];
+    let args = ["--quiet", "--network", "none", "ip", "-br", "link"];
     let run = run_as(UNPRIVILEGED, &lesson, &args);
     assert_eq!(run.code, 0, "{}", run.stderr);
     transcript.lesson("06-net", &args, &format!("{}{}", run.stdout, run.stderr));

@@ -55,15 +55,34 @@ fn host_sees_both_pids_in_nspid(_host: HostGuard) {
 }
 
 /// Signals sent to the lesson binary reach the command. Under --init the command is
-/// an ordinary process (PID 2) whose default action for the signal is to die.
+/// an ordinary process (PID 2) whose default action for the signal is to die: our
+/// init must pass the signal on, and then reap the command and exit as it did.
 #[rstest]
 #[case::sigint(Signal::SIGINT)]
 #[case::sigterm(Signal::SIGTERM)]
 #[case::sighup(Signal::SIGHUP)]
 fn signal_reaches_the_command_under_init(_host: HostGuard, #[case] signal: Signal) {
     let mut running = Running::start("03-pid", &["--init", "sleep", "30"]);
+    let init = running.container_pid();
+    let pid_ns = ns_inode(&init.to_string(), "pid").unwrap();
     running.wait_for(Source::Stderr, "started sleep as pid 2");
     running.signal(signal);
+    // Read from the kernel: the command is gone (reaped, not even a zombie) soon.
+    let sleep_left = || {
+        pids_in_namespace("pid", pid_ns)
+            .into_iter()
+            .filter(|pid| comm(*pid) == "sleep")
+            .map(|pid| (pid, status_field(pid, "State").unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let gone = within(Duration::from_secs(5), || sleep_left().is_empty());
+    assert!(
+        gone,
+        "nsbox-init did not pass {} on to the command, or did not reap it: 5 s \
+         later it still exists (host pid, State): {:?}",
+        signal.as_str(),
+        sleep_left()
+    );
     let run = running.finish();
     assert_eq!(run.code, 128 + signal as i32, "{}", run.stderr);
     assert!(
@@ -109,22 +128,23 @@ fn pid_1_with_a_handler_gets_sigterm(_host: HostGuard) {
     assert!(run.stdout.contains("got TERM"));
 }
 
-/// A subshell starts `sleep 1` in the background and exits: the sleep is an orphan,
-/// and the kernel makes PID 1 its parent. (A whole second, so that the subshell has
+/// A subshell starts three `sleep 1` in the background and exits: they are orphans,
+/// and the kernel makes PID 1 their parent. They end at the same moment, so PID 1
+/// may get one SIGCHLD for all three. (A whole second, so that the subshell has
 /// surely exited first, even on a slow emulated machine: a sleep that ended while
 /// the subshell still ran could be collected by the subshell itself, and there would
-/// be no orphan.) Our init reaps it; `sleep 30` as PID 1 never does, so it stays a
-/// zombie until the namespace dies.
+/// be no orphan.) Our init reaps them all; `sleep 30` as PID 1 never does, so they
+/// stay zombies until the namespace dies.
 #[rstest]
 #[case::init_reaps_it(&["--init"], false)]
 #[case::sleep_as_pid_1_does_not(&[], true)]
 fn orphan_is_reaped_by_init(
     _host: HostGuard,
     #[case] options: &[&str],
-    #[case] zombie_stays: bool,
+    #[case] zombies_stay: bool,
 ) {
     let mut args = options.to_vec();
-    args.extend(["sh", "-c", "(sleep 1 &); exec sleep 30"]);
+    args.extend(["sh", "-c", "(sleep 1 & sleep 1 & sleep 1 &); exec sleep 30"]);
     let mut running = Running::start("03-pid", &args);
     let child = running.container_pid();
     let pid_ns = ns_inode(&child.to_string(), "pid").unwrap();
@@ -137,43 +157,62 @@ fn orphan_is_reaped_by_init(
             })
             .collect::<Vec<_>>()
     };
-    // Find the orphan while it runs, then wait until it has exited. (Waiting for
-    // "nothing but init and sleep 30 left" is not enough: a scan of /proc taken just
-    // before the subshell forked, with sh's command line read just after it exec'd
-    // `sleep 30`, looks the same, and then the orphan is not even there yet.)
+    // Find the orphans while they run, then wait until they have exited. (Waiting
+    // for "nothing but init and sleep 30 left" is not enough: a scan of /proc taken
+    // just before the subshell forked, with sh's command line read just after it
+    // exec'd `sleep 30`, looks the same, and then the orphans are not even there
+    // yet.)
     let cmdline = |pid: i32| {
         std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default()
     };
-    let mut orphan = None;
-    wait_until("the orphan runs", || {
-        orphan = pids_in_namespace("pid", pid_ns)
+    let mut orphans = Vec::new();
+    wait_until("the three orphans run", || {
+        orphans = pids_in_namespace("pid", pid_ns)
             .into_iter()
-            .find(|pid| cmdline(*pid) == "sleep\x001\x00");
-        orphan.is_some()
+            .filter(|pid| cmdline(*pid) == "sleep\x001\x00")
+            .collect();
+        orphans.len() == 3
     });
-    let orphan = orphan.unwrap();
     let running_still =
-        || status_field(orphan, "State").is_some_and(|s| !s.starts_with('Z'));
-    wait_until("the orphan has exited", || !running_still());
-    if zombie_stays {
-        // Nobody will ever wait for it: it is still a zombie a while later.
+        |pid: i32| status_field(pid, "State").is_some_and(|s| !s.starts_with('Z'));
+    wait_until("the orphans have exited", || {
+        !orphans.iter().any(|pid| running_still(*pid))
+    });
+    if zombies_stay {
+        // Nobody will ever wait for them: they are still zombies a while later.
         std::thread::sleep(Duration::from_millis(300));
         let found = zombies();
-        assert_eq!(found.len(), 1, "expected one zombie, found {found:?}");
-        let parent = status_field(found[0], "PPid").unwrap();
-        assert_eq!(parent, child.to_string(), "the zombie's parent is PID 1");
+        assert_eq!(found.len(), 3, "expected three zombies, found {found:?}");
+        for zombie in found {
+            let parent = status_field(zombie, "PPid").unwrap();
+            assert_eq!(parent, child.to_string(), "a zombie's parent is PID 1");
+        }
         running.signal(Signal::SIGTERM);
         running.wait_for(Source::Stderr, "the kernel drops it");
         running.signal(Signal::SIGTERM);
     } else {
-        wait_until("init has reaped every zombie", || zombies().is_empty());
+        let reaped = within(Duration::from_secs(5), || zombies().is_empty());
+        let left: Vec<String> = zombies()
+            .iter()
+            .map(|pid| {
+                let parent = status_field(*pid, "PPid").unwrap_or_default();
+                format!("host pid {pid} (parent {parent})")
+            })
+            .collect();
+        assert!(
+            reaped,
+            "nsbox-init (host pid {child}) did not reap its orphans: they ended, \
+             and are still zombies: {}",
+            left.join(", ")
+        );
         running.signal(Signal::SIGTERM);
     }
     let run = running.finish();
+    let reports = run.stderr.matches("reaped orphan pid").count();
     assert_eq!(
-        run.stderr.contains("reaped orphan pid"),
-        !zombie_stays,
-        "{}",
+        reports,
+        if zombies_stay { 0 } else { 3 },
+        "narration: {}",
         run.stderr
     );
     // When PID 1 dies the whole namespace goes, zombies included (the guard checks
@@ -236,6 +275,25 @@ fn transcript_init(_host: HostGuard) {
     assert_transcript("03-pid", "init", &transcript);
 }
 
+/// Waits up to `limit` for `condition`; false if it never held.
+fn within(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The program name of a process (`/proc/<pid>/comm`), or "" once it is gone.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_default()
+}
+
 fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + RUN_LIMIT;
     while !condition() {
@@ -264,9 +322,9 @@ fn transcript_parent(_host: HostGuard) {
 }
 
 /// Sends SIGTERM to the lesson binary `times` times, once `ready` is in the
-/// narration and the command has exec'd, and returns the transcript: the narration,
-/// with a comment line where each signal was sent (the student sends it from a
-/// second terminal).
+/// narration and the command has exec'd, and returns the transcript of the first
+/// terminal: the narration, where each `got SIGTERM` line marks a signal the
+/// student sent from a second terminal.
 fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     let mut running = Running::start("03-pid", args);
     let child = running.container_pid();
@@ -289,14 +347,107 @@ fn sigterm_transcript(args: &[&str], ready: &str, times: usize) -> Transcript {
     let mut transcript = Transcript::default();
     transcript.lesson("03-pid", args, "");
     for line in run.stderr.lines() {
-        if line.contains("got SIGTERM") {
-            transcript
-                .line("# in a second terminal: sudo kill -TERM $(pidof 03-pid)");
-        }
         transcript.line(line);
     }
     transcript.command("echo $?", &format!("{}\n", run.code));
     transcript
+}
+
+/// Chapter 03, exercise 2: a shell as PID 1 that installs a handler for SIGTERM gets
+/// it, and exits with the code its handler chose.
+#[rstest]
+fn transcript_handler(_host: HostGuard) {
+    let args = [
+        "sh",
+        "-c",
+        "trap \"echo bye; exit 0\" TERM; sleep 60 & wait",
+    ];
+    let mut running = Running::start("03-pid", &args);
+    let child = running.container_pid();
+    running.wait_for(Source::Stderr, "go!");
+    // The trap is set once the shell has started `sleep 60`, its only child.
+    wait_until("the shell has started sleep", || {
+        pids_in_namespace("pid", ns_inode(&child.to_string(), "pid").unwrap_or(0))
+            .iter()
+            .any(|pid| comm(*pid) == "sleep")
+    });
+    running.signal(Signal::SIGTERM);
+    let run = running.finish();
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "bye\n"),
+        "{}",
+        run.stderr
+    );
+    // The terminal shows `bye` after the narration saw the signal arrive.
+    let mut output = String::new();
+    for line in run.stderr.lines() {
+        output.push_str(line);
+        output.push('\n');
+        if line.contains("got SIGTERM") {
+            output.push_str(&run.stdout);
+        }
+    }
+    let mut transcript = Transcript::default();
+    transcript.lesson("03-pid", &args, &output);
+    transcript.command("echo $?", "0\n");
+    assert_transcript("03-pid", "handler", &transcript);
+}
+
+/// Chapter 03, exercise 3: an orphan whose PID 1 never waits stays a zombie, as
+/// `ps` on the host shows.
+#[rstest]
+fn transcript_zombie(_host: HostGuard) {
+    let mut running =
+        Running::start("03-pid", &["sh", "-c", "(sleep 1 &); exec sleep 60"]);
+    let child = running.container_pid();
+    let pid_ns = ns_inode(&child.to_string(), "pid").unwrap();
+    running.wait_for(Source::Stderr, "go!");
+    // The orphan `sleep 1`, a zombie whose parent is PID 1. (The subshell is a
+    // zombie for a moment too, until the shell reaps it.)
+    let zombie = || {
+        pids_in_namespace("pid", pid_ns).into_iter().find(|pid| {
+            status_field(*pid, "State").is_some_and(|s| s.starts_with('Z'))
+                && comm(*pid) == "sleep"
+                && status_field(*pid, "PPid") == Some(child.to_string())
+        })
+    };
+    wait_until("the orphan is a zombie", || zombie().is_some());
+    let zombie = zombie().unwrap();
+    let listed = host_command(
+        "ps",
+        &["-o", "pid,ppid,stat,comm", "--ppid", &child.to_string()],
+    );
+    running.signal(Signal::SIGKILL);
+    running.finish();
+    assert!(listed.contains(" Z"), "{listed}");
+    // Host pids vary: the zombie's and its parent's become placeholders, in
+    // columns as ps lays them out.
+    let listed: String = listed
+        .lines()
+        .map(|line| {
+            let words: Vec<String> = line
+                .split_whitespace()
+                .map(|w| {
+                    let host_pid = [zombie, child.as_raw()]
+                        .iter()
+                        .any(|pid| w == pid.to_string());
+                    if host_pid {
+                        "[PID]".into()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect();
+            let [pid, ppid, stat, rest @ ..] = words.as_slice() else {
+                panic!("a line of ps with fewer than 4 columns: {line}");
+            };
+            format!("{pid:>5} {ppid:>5} {stat:<4} {}\n", rest.join(" "))
+        })
+        .collect();
+    let mut transcript = Transcript::default();
+    transcript.command("ps -o pid,ppid,stat,comm --ppid <pid>", &listed);
+    assert_transcript("03-pid", "zombie", &transcript);
 }
 
 /// `sleep` as PID 1 has no handler for SIGTERM: the kernel drops the first one, and

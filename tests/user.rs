@@ -315,6 +315,7 @@ fn transcript_inside_only(_host: HostGuard) {
 fn transcript_under_sudo(_host: HostGuard) {
     let me = UNPRIVILEGED.to_string();
     let mut transcript = Transcript::default();
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
     for args in [
         &["sh", "-c", "id; cat /proc/self/uid_map"][..],
         &[
@@ -343,10 +344,13 @@ fn transcript_under_sudo(_host: HostGuard) {
             Some((before, last)) => format!("{before}\n{stdout}{last}\n"),
             None => format!("{stdout}{stderr}"),
         };
-        transcript.line(&format!(
-            "# SUDO_UID={me} SUDO_GID={me} target/debug/05-user {}",
-            shown(args)
-        ));
+        // Shown as the reader types it: `sudo` sets SUDO_UID and SUDO_GID.
+        let command = format!("$ sudo target/debug/05-user {}", shown(args));
+        if command.len() > 85 {
+            transcript.line(&command.replace(" sh -c", " \\\n    sh -c"));
+        } else {
+            transcript.line(&command);
+        }
         for line in output.lines() {
             transcript.line(line);
         }
@@ -368,9 +372,114 @@ fn transcript_userns_off() {
     assert_eq!(run.code, 125, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    let command = format!("unshare {}", shown(&args));
     transcript.command(
-        &format!("unshare {}", shown(&args)),
+        &command.replacen(" sh -c ", " sh -c \\\n    ", 1),
         &format!("{}{}", run.stdout, run.stderr),
     );
     assert_transcript("05-user", "userns-off", &transcript);
+}
+
+/// Runs 05-user as root with SUDO_UID and SUDO_GID set to the test user's, as `sudo`
+/// sets them; returns the exit code and stdout followed by stderr.
+fn under_sudo(args: &[&str]) -> (Option<i32>, String) {
+    let me = UNPRIVILEGED.to_string();
+    let out = std::process::Command::new(bin("05-user"))
+        .args(args)
+        .env("SUDO_UID", &me)
+        .env("SUDO_GID", &me)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+/// Exercise 2: with root's help, a range of 65536 ids. Files made inside by uid 0
+/// and uid 1 belong to 100000 and 100001 on the host.
+#[rstest]
+fn transcript_range_under_sudo(_host: HostGuard) {
+    let dir = TempDir::new("user-range");
+    dir.chown(100000);
+    let (zero, one) = (dir.path.join("inside-0"), dir.path.join("inside-1"));
+    let (zero, one) = (zero.to_str().unwrap(), one.to_str().unwrap());
+    let script = format!("touch {zero} {one} && chown 1 {one}");
+    let args = ["--quiet", "--map", "0 100000 65536", "sh", "-c", &script];
+    let (code, output) = under_sudo(&args);
+    assert_eq!(code, Some(0), "{output}");
+    let mut transcript = Transcript::default();
+    transcript.line(&format!(
+        "$ sudo target/debug/05-user {} \\\n    {}",
+        shown(&args[..3]),
+        shown(&args[3..])
+    ));
+    for line in output.lines() {
+        transcript.line(line);
+    }
+    let on_host = format!("stat -c \"%u %n\" {zero} {one}");
+    let owners = host_command("sh", &["-c", &on_host]);
+    assert_eq!(
+        owners,
+        format!("100000 {zero}\n100001 {one}\n"),
+        "owners on the host"
+    );
+    transcript.command(&on_host, &owners);
+    assert_transcript("05-user", "range", &transcript);
+}
+
+/// Exercise 3: chapter 04's experiment with 05-user as an ordinary user. The
+/// container's copy of a shared mount is shared among the container's mounts and a
+/// slave of the host's peer group, so what it mounts cannot reach the host (the
+/// chapters test mounts and looks).
+#[rstest]
+fn transcript_shared_becomes_slave(_host_exclusive: HostGuard) {
+    let dir = TempDir::new("user-shared");
+    let path = dir.path.to_str().unwrap().to_string();
+    host_command("mount", &["-t", "tmpfs", "demo", &path]);
+    let run = std::panic::catch_unwind(|| {
+        host_command("mount", &["--make-shared", &path]);
+        let on_host =
+            format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7");
+        let host_view = host_command("sh", &["-c", &on_host]);
+        let inside =
+            format!("grep \" {path} \" /proc/self/mountinfo | cut -d\" \" -f5,7,8");
+        let args = ["--quiet", "--propagation", "shared", "sh", "-c", &inside];
+        (
+            on_host,
+            host_view,
+            rootless(&args),
+            args.map(str::to_string),
+        )
+    });
+    let _ = std::process::Command::new("umount")
+        .args(["-R", "-l", &path])
+        .status();
+    let (on_host, host_view, run, args) = run.unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shared_group = |text: &str| {
+        text.split_whitespace()
+            .find_map(|field| field.strip_prefix("shared:"))
+            .map(str::to_string)
+            .expect("a shared mount")
+    };
+    let (group, inner) = (shared_group(&host_view), shared_group(&run.stdout));
+    assert!(
+        run.stdout
+            .contains(&format!("shared:{inner} master:{group}\n")),
+        "{}",
+        run.stdout
+    );
+    let groups = |text: &str| {
+        text.replace(&format!("shared:{inner} "), "shared:[N] ")
+            .replace(&format!(":{group}\n"), ":[GROUP]\n")
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut transcript = Transcript::default();
+    transcript.command(&on_host, &groups(&host_view));
+    transcript.command("id -u", &format!("{UNPRIVILEGED}\n"));
+    transcript.lesson("05-user", &args, &groups(&run.stdout));
+    assert_transcript("05-user", "shared-slave", &transcript);
 }

@@ -157,3 +157,96 @@ fn narration_wraps_at_80_columns_in_a_pipe(_host: HostGuard) {
         "{stderr}"
     );
 }
+
+/// Unmounts a file when dropped, so that a failed test leaves no mount behind (and
+/// its temporary directory can be removed).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("--lazy")
+            .arg(&self.0)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// The line of /proc/self/mountinfo whose mount point is `path`, if any.
+fn mountinfo_line(path: &str) -> Option<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.split(' ').nth(4) == Some(path))
+        .map(str::to_string)
+}
+
+/// A namespace lives as long as something refers to it. Here nothing but a bind
+/// mount does: `unshare --uts=FILE` makes a UTS namespace, bind-mounts its
+/// /proc/PID/ns/uts onto FILE and runs `hostname held` in it; when `hostname` has
+/// exited, no process is in the namespace, yet `nsenter` still finds it, with its
+/// name. The kernel says the same: an nsfs mount on the file, and no process in
+/// that namespace. Unmounting it lets the kernel free it. The book shows the file
+/// as /run/nsbox-uts; the test uses a file of its own.
+#[rstest]
+fn transcript_held_by_a_bind_mount(_host_exclusive: HostGuard) {
+    let dir = TempDir::new("uts-held");
+    let file = dir.path.join("uts");
+    let path = file.to_str().unwrap().to_string();
+    let shown = |text: &str| text.replace(&path, "/run/nsbox-uts");
+    let transcript = std::cell::RefCell::new(Transcript::default());
+    let step = |line: &str, program: &str, args: &[&str]| {
+        let output = host_command(program, args);
+        transcript
+            .borrow_mut()
+            .command(&shown(line), &shown(&output));
+        output
+    };
+    step(&format!("sudo touch {path}"), "touch", &[&path]);
+    let _unmount = Unmount(file.clone());
+    let uts = format!("--uts={path}");
+    step(
+        &format!("sudo unshare {uts} hostname held"),
+        "unshare",
+        &[&uts, "hostname", "held"],
+    );
+    let host = host_command("hostname", &[]);
+    assert_eq!(host.trim(), host_hostname());
+    transcript
+        .borrow_mut()
+        .command("hostname", &host.replace(&host_hostname(), "[HOST]"));
+    let inside = step(
+        &format!("sudo nsenter {uts} hostname"),
+        "nsenter",
+        &[&uts, "hostname"],
+    );
+    assert_eq!(inside, "held\n", "the namespace kept its hostname");
+    let mounts = host_command("mount", &[]);
+    let listed: String = mounts
+        .lines()
+        .filter(|l| l.contains(&path))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    transcript
+        .borrow_mut()
+        .command("mount | grep nsbox-uts", &shown(&listed));
+    // From the kernel: an nsfs mount of a UTS namespace on the file...
+    let line = mountinfo_line(&path).expect("a mount on the file");
+    let (before, after) = line.split_once(" - ").unwrap();
+    assert!(after.starts_with("nsfs "), "{line}");
+    let root = before.split(' ').nth(3).unwrap();
+    let inode: u64 = root
+        .strip_prefix("uts:[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not a UTS namespace: {line}"));
+    assert_eq!(listed.trim(), format!("nsfs on {path} type nsfs (rw)"));
+    // ...of a namespace no process is in, and not ours.
+    assert_ne!(Some(inode), ns_inode("self", "uts"));
+    assert_eq!(pids_in_namespace("uts", inode), Vec::<i32>::new());
+    step(&format!("sudo umount {path}"), "umount", &[&path]);
+    step(&format!("sudo rm {path}"), "rm", &[&path]);
+    assert_eq!(mountinfo_line(&path), None, "the mount is gone");
+    assert!(!file.exists());
+    assert_transcript("01-uts", "held-by-a-bind-mount", &transcript.borrow());
+}

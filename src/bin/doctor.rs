@@ -26,7 +26,7 @@ const SOME_LESSON_FAILS: u8 = 1;
 // ANCHOR: main
 fn main() -> ExitCode {
     Cli::parse();
-    if doctor::examine(&Report) {
+    if doctor::examine(&Report::new()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(SOME_LESSON_FAILS)

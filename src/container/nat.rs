@@ -66,25 +66,32 @@ fn tag() -> String {
 /// them alone if they exist), then this container's rules.
 pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
     let (address, bridge, tag) = (attachment.address, &config.bridge, tag());
-    let mut script = format!(
-        "add table ip {TABLE}\n\
-         add chain ip {TABLE} postrouting {{ type nat hook postrouting priority srcnat; }}\n\
-         add chain ip {TABLE} prerouting {{ type nat hook prerouting priority dstnat; }}\n\
-         add chain ip {TABLE} output {{ type nat hook output priority -100; }}\n"
-    );
+    let add_chain = |name: &str, hook: &str, priority: &str| {
+        format!(
+            "add chain ip {TABLE} {name} \
+             {{ type nat hook {hook} priority {priority}; }}\n"
+        )
+    };
+    let mut script = format!("add table ip {TABLE}\n");
+    script += &add_chain("postrouting", "postrouting", "srcnat");
+    script += &add_chain("prerouting", "prerouting", "dstnat");
+    script += &add_chain("output", "output", "-100");
     if config.nat {
         // Leaving through any interface but the bridge: take the host's address.
         script += &format!(
-            "add rule ip {TABLE} postrouting ip saddr {address} oifname != \"{bridge}\" masquerade comment \"{tag}\"\n"
+            "add rule ip {TABLE} postrouting ip saddr {address} \
+             oifname != \"{bridge}\" masquerade comment \"{tag}\"\n"
         );
     }
     for publish in &config.publish {
         let (host, inside) = (publish.host_port, publish.container_port);
         // From other machines (prerouting), and from the host itself (output).
-        script += &format!(
-            "add rule ip {TABLE} prerouting fib daddr type local tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n\
-             add rule ip {TABLE} output fib daddr type local tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n"
-        );
+        for chain in ["prerouting", "output"] {
+            script += &format!(
+                "add rule ip {TABLE} {chain} fib daddr type local \
+                 tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n"
+            );
+        }
     }
     script
 }
@@ -107,7 +114,9 @@ pub fn add(
         std::fs::write(IP_FORWARD, "1")
             .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
         said.push(
-            "sysctl -w net.ipv4.ip_forward=1 (put back when the last container leaves)".to_string(),
+            "sysctl -w net.ipv4.ip_forward=1 (put back when the last container \
+             leaves)"
+                .to_string(),
         );
     }
     let script = rules(config, attachment);
@@ -187,7 +196,9 @@ fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
         .spawn()
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::Network(
-                "--nat and --publish need the nft program: sudo apt-get install nftables".into(),
+                "--nat and --publish need the nft program: \
+                 sudo apt-get install nftables"
+                    .into(),
             ),
             _ => Error::Network(format!("nft: {e}")),
         })?;

@@ -1,17 +1,17 @@
 //! The network namespace, wired to the host: a veth pair, a bridge, an address and a
 //! route.
 //!
-//! A new network namespace has only `lo`, and it is down. To let the container talk,
-//! the parent (on the host) creates a veth pair — two network interfaces joined like
-//! the ends of a cable — attaches one end to a bridge (a virtual switch, with the
-//! gateway address) and moves the other end into the child's namespace. The child
-//! then names its end `eth0`, gives it an address, brings it and `lo` up, and routes
-//! everything else through the gateway:
+//! A new network namespace has only `lo`, and it is down. To let the container
+//! talk, the parent (on the host) creates a veth pair — two network interfaces
+//! joined like the ends of a cable — attaches one end to a bridge (a virtual switch,
+//! with the gateway address) and moves the other end into the child's namespace. The
+//! child then names its end `eth0`, gives it an address, brings it and `lo` up, and
+//! routes everything else through the gateway:
 //!
 //! ```text
-//!   host                                   container
+//!   host                              container
 //!   nsbox0 (bridge, 10.89.0.1/24)
-//!     └── nsb<pid> ══════ veth pair ══════ eth0 (10.89.0.2/24), default via 10.89.0.1
+//!     └── nsb<pid> ═══ veth pair ═══ eth0 (10.89.0.2/24), default via 10.89.0.1
 //! ```
 //!
 //! Addresses come from a subnet; a lease file under the state directory, locked
@@ -79,21 +79,20 @@ impl FromStr for Subnet {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Subnet, String> {
-        let usage = || format!("'{text}' is not a subnet like {DEFAULT_SUBNET}");
+        // The option parser shows `text` before our message: no need to repeat it.
+        let usage = || format!("not a subnet like {DEFAULT_SUBNET}");
         let (address, prefix) = text.split_once('/').ok_or_else(usage)?;
         let network: Ipv4Addr = address.parse().map_err(|_| usage())?;
         let prefix: u8 = prefix.parse().map_err(|_| usage())?;
         if !(8..=30).contains(&prefix) {
-            return Err(format!(
-                "'{text}': use a prefix from /8 to /30 (room for a gateway and a container)"
-            ));
+            return Err("use a prefix from /8 to /30 (room for a gateway and a \
+                        container)"
+                .to_string());
         }
         let subnet = Subnet { network, prefix };
         if u32::from(network) & !subnet.mask() != 0 {
             let fixed = Ipv4Addr::from(u32::from(network) & subnet.mask());
-            return Err(format!(
-                "'{text}' has host bits set: did you mean {fixed}/{prefix}?"
-            ));
+            return Err(format!("host bits set: did you mean {fixed}/{prefix}?"));
         }
         Ok(subnet)
     }
@@ -123,7 +122,8 @@ impl NetworkConfig {
         let name = &self.bridge;
         if name.is_empty() || name.len() > MAX_LINK_NAME {
             return Err(Error::BadInput(format!(
-                "bridge name '{name}' is {} bytes long; interface names are 1 to {MAX_LINK_NAME} bytes (IFNAMSIZ)",
+                "bridge name '{name}' is {} bytes long; interface names are 1 to \
+                 {MAX_LINK_NAME} bytes (IFNAMSIZ)",
                 name.len()
             )));
         }
@@ -283,16 +283,22 @@ pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
     let taken = |address: Ipv4Addr| leases.iter().any(|l| l.address == address);
     let address = match config.address {
         Some(address) if taken(address) => {
-            return Err(Error::BadInput(format!("{address} is already used by another container")));
+            return Err(Error::BadInput(format!(
+                "{address} is already used by another container"
+            )));
         }
         Some(address) => address,
-        None => config.subnet.container_addresses().find(|a| !taken(*a)).ok_or_else(|| {
-            Error::BadInput(format!(
-                "no free address left in {}: every one is leased (see {}); use a larger --subnet",
-                config.subnet,
-                config.lease_file().display()
-            ))
-        })?,
+        None => {
+            let free = config.subnet.container_addresses().find(|a| !taken(*a));
+            free.ok_or_else(|| {
+                Error::BadInput(format!(
+                    "no free address left in {}: every one is leased (see {}); \
+                     use a larger --subnet",
+                    config.subnet,
+                    config.lease_file().display()
+                ))
+            })?
+        }
     };
     let holder = std::process::id() as i32;
     leases.push(Lease { address, holder });
@@ -370,8 +376,8 @@ pub fn attach(
         }
     }
     narrator.say(format!(
-        "ip link add {host_end} type veth peer name {peer_end}; ip link set {host_end} master {} up; \
-         ip link set {peer_end} netns {child}",
+        "ip link add {host_end} type veth peer name {peer_end}; \
+         ip link set {host_end} master {} up; ip link set {peer_end} netns {child}",
         config.bridge
     ));
     Ok(())
@@ -411,7 +417,8 @@ fn ensure_bridge(
         .set_up(index)
         .map_err(failed(format!("ip link set {name} up")))?;
     narrator.say(format!(
-        "created bridge {name}: ip link add {name} type bridge; ip addr add {gateway}/{prefix} dev {name}; ip link set {name} up"
+        "created bridge {name}: ip link add {name} type bridge; \
+         ip addr add {gateway}/{prefix} dev {name}; ip link set {name} up"
     ));
     Ok(index)
 }
@@ -474,8 +481,9 @@ pub fn configure_inside(attachment: &Attachment) -> Result<(), (String, io::Erro
 pub fn inside_steps(attachment: &Attachment) -> String {
     let (address, prefix) = (attachment.address, attachment.subnet.prefix);
     format!(
-        "ip link set lo up; ip link set {} name eth0; ip addr add {address}/{prefix} dev eth0; \
-         ip link set eth0 up; ip route add default via {}",
+        "ip link set lo up; ip link set {} name eth0; \
+         ip addr add {address}/{prefix} dev eth0; ip link set eth0 up; \
+         ip route add default via {}",
         attachment.peer_end,
         attachment.subnet.gateway()
     )
@@ -517,8 +525,8 @@ pub fn detach(
         }
     }
     narrator.say(format!(
-        "{host_end} and its peer are gone (ip link delete {host_end}, if the kernel had not \
-         deleted them with the namespace yet)"
+        "{host_end} and its peer are gone (ip link delete {host_end}, if the \
+         kernel had not deleted them with the namespace yet)"
     ));
     let left = release(config, attachment.address).map_err(failed(format!(
         "lease file {}",

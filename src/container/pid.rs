@@ -66,7 +66,7 @@ pub fn drops_signal(pid: Pid, signal: Signal) -> bool {
 pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 {
     let _ = nix::sys::prctl::set_name(c"nsbox-init");
     // The parent blocked the signals we watch before clone(2); we inherited that
-    // mask.
+    // mask, so they wait in the inbox for us instead of being dropped.
     let Ok(inbox) = SignalInbox::open() else {
         return 125;
     };
@@ -78,17 +78,34 @@ pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 
         }
     };
     let _ = channel.send(&Message::CommandStarted(command_pid.as_raw()));
+    // ANCHOR: init_loop
     loop {
+        // ANCHOR: exercise
         let Ok(arrival) = inbox.next() else {
             return 125;
         };
         if arrival.signal != Signal::SIGCHLD {
+            // For the command. The terminal sends Ctrl-C to its whole group, the
+            // command included: pass on only what it did not get already.
             if !arrival.from_terminal {
                 let _ = kill(command_pid, arrival.signal);
             }
             continue;
         }
-        for (pid, ending) in reap_children() {
+        // SIGCHLD: children ended, perhaps several for one signal. Reap them all:
+        // -1 is any child, orphans included; WNOHANG returns StillAlive at once
+        // when every child left is still running.
+        loop {
+            let any = Pid::from_raw(-1);
+            let status = match waitpid(any, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(status) => status,
+            };
+            let (Some(pid), Some(ending)) =
+                (status.pid(), Ending::from_wait_status(status))
+            else {
+                continue;
+            };
             if pid == command_pid {
                 let code = ending.shell_code();
                 let _ = channel.send(&Message::CommandEnded(code));
@@ -96,29 +113,11 @@ pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 
             }
             let _ = channel.send(&Message::ReapedOrphan(pid.as_raw()));
         }
+        // ANCHOR_END: exercise
     }
+    // ANCHOR_END: init_loop
 }
 // ANCHOR_END: init
-
-// ANCHOR: reap
-/// Collects every child that has ended, without waiting for the ones still running.
-/// `waitpid(-1, …)` means "any child": the orphans the kernel gave us included.
-fn reap_children() -> Vec<(Pid, Ending)> {
-    let mut reaped = Vec::new();
-    loop {
-        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) | Err(_) => return reaped,
-            Ok(status) => {
-                if let (Some(pid), Some(ending)) =
-                    (status.pid(), Ending::from_wait_status(status))
-                {
-                    reaped.push((pid, ending));
-                }
-            }
-        }
-    }
-}
-// ANCHOR_END: reap
 
 /// Forks the command. A close-on-exec pipe tells us whether its `exec` worked: it
 /// reads end-of-file if it did, or the error number if it did not.

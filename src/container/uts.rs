@@ -11,8 +11,8 @@ pub const HOST_NAME_MAX: usize = 64;
 pub fn validate_hostname(name: &str) -> Result<(), Error> {
     if name.len() > HOST_NAME_MAX {
         return Err(Error::BadInput(format!(
-            "hostname '{name}' is {} bytes long; the kernel allows at most {HOST_NAME_MAX} \
-             (HOST_NAME_MAX). Pick a shorter --hostname.",
+            "hostname '{name}' is {} bytes long; the kernel allows at most \
+             {HOST_NAME_MAX} (HOST_NAME_MAX). Pick a shorter --hostname.",
             name.len()
         )));
     }

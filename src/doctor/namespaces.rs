@@ -117,8 +117,8 @@ pub fn explain(namespace: Namespace, refusal: &Refusal) -> Problem {
         },
         Errno::EPERM => Problem {
             because: format!(
-                "{refusal}, with CAP_SYS_ADMIN: a seccomp filter or a security module forbids it \
-                 (are we inside a container?)"
+                "{refusal}, with CAP_SYS_ADMIN: a seccomp filter or a security \
+                 module forbids it (are we inside a container?)"
             ),
             fix: "run the lessons on the machine itself, or in a virtual machine"
                 .to_string(),

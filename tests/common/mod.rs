@@ -542,12 +542,13 @@ pub struct Transcript {
 
 impl Transcript {
     /// Adds `$ cargo run -q --bin NAME -- ARGS` and its merged output.
-    /// A command line too wide for the book is broken between words with ` \`, as
-    /// a reader would type it (and may paste it).
+    /// The words are kept apart by [`WORD_BREAK`]: once the placeholders are in, a
+    /// line too wide for the book is broken between words with ` \`, as a reader
+    /// would type it (and may paste it).
     pub fn lesson(&mut self, name: &str, args: &[&str], output: &str) -> &mut Self {
         let mut words = vec![format!("$ cargo run -q --bin {name} --")];
         words.extend(args.iter().map(|a| shell_word(a)));
-        self.line(&break_command_line(&words));
+        self.line(&words.join(&WORD_BREAK.to_string()));
         self.text.push_str(output);
         self
     }
@@ -603,6 +604,11 @@ impl Transcript {
 
 /// The widest line the book shows (see tests/book.rs).
 const BOOK_WIDTH: usize = 85;
+
+/// Between the words of a command line in a transcript until it is normalised: the
+/// line may be broken there. (Where it breaks depends on the placeholders, which
+/// are not as wide as the paths and numbers they replace.)
+const WORD_BREAK: char = '\u{1f}';
 
 /// Shell words joined by spaces, broken with ` \` and a 4-space indent where the
 /// line would pass [`BOOK_WIDTH`].
@@ -675,6 +681,12 @@ fn normalise_transcript(text: &str) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut lines = filtered.lines().peekable();
     while let Some(line) = lines.next() {
+        if line.contains(WORD_BREAK) {
+            let words: Vec<String> =
+                line.split(WORD_BREAK).map(String::from).collect();
+            out.push(break_command_line(&words));
+            continue;
+        }
         let Some(prefix) = narration_prefix(line) else {
             out.push(line.to_string());
             continue;

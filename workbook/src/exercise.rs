@@ -34,7 +34,7 @@ pub struct Exercise {
     /// Where the missing pieces go.
     #[serde(rename = "region")]
     pub regions: Vec<Region>,
-    /// Graded hints, from a nudge to nearly the answer.
+    /// Graded hints, from a nudge to the answer (`hint` says which one shows it).
     pub hints: Vec<String>,
 }
 

@@ -3,7 +3,9 @@
 //! `start` takes the piece a chapter teaches out of the finished code, `check` runs
 //! the lesson's proofs against your build and prints a checklist, `hint` gives
 //! graded hints one at a time, `reset` goes back to the starting version, `solution`
-//! puts the finished code back. `dev-check` is the course checking itself
+//! puts the finished code back. `reset` and `solution` overwrite only the exercise's
+//! lines, and keep the student's in `.workbook/`. `dev-check` is the course checking
+//! itself
 //! (rustlings' `dev check` is the model): every starting version builds and fails
 //! its proofs, and leaves the host as it was.
 
@@ -46,13 +48,17 @@ enum Command {
         lesson: String,
         number: Option<usize>,
     },
-    /// Back to the starting version (your lines are kept in .workbook/).
+    /// Back to the starting version (overwrites the exercise's lines; yours are
+    /// kept in .workbook/).
     Reset { lesson: String },
-    /// Puts the finished code back (your lines are kept in .workbook/).
+    /// Puts the finished code in place (overwrites the exercise's lines; yours are
+    /// kept in .workbook/).
     Solution { lesson: String },
     /// For the course: every starting version builds and fails its proofs (in a
     /// copy).
     DevCheck {
+        /// Only this exercise (e.g. `02-ipc`); every exercise when left out.
+        lesson: Option<String>,
         /// Also run every lesson's proofs against the finished code in the copy.
         #[arg(long)]
         finished: bool,
@@ -79,7 +85,9 @@ fn main() -> ExitCode {
         Command::Hint { lesson, number } => hint(&root, &lesson, number),
         Command::Reset { lesson } => start(&root, &lesson, true),
         Command::Solution { lesson } => solution(&root, &lesson),
-        Command::DevCheck { finished } => devcheck::run(&root, finished),
+        Command::DevCheck { lesson, finished } => {
+            devcheck::run(&root, lesson.as_deref(), finished)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -99,6 +107,9 @@ fn list(root: &Path) -> Result<bool, String> {
             exercise: &exercise,
         };
         println!("  {:<12} {}", exercise.lesson, exercise.title);
+        let files: Vec<&str> =
+            exercise.regions.iter().map(|r| r.file.as_str()).collect();
+        println!("  {:<12} in {}", "", files.join(", "));
         println!(
             "  {:<12} {}; hints seen {}/{}",
             "",
@@ -142,11 +153,14 @@ fn solution(root: &Path, lesson: &str) -> Result<bool, String> {
     for line in progress.solve()? {
         println!("{line}");
     }
-    println!("{}: the finished code is back in:", exercise.lesson);
+    println!("\n{}: the finished code is in place, at:", exercise.lesson);
     for place in progress.locations()? {
         println!("  {place}");
     }
-    println!("`git diff` shows what changed, if you had committed your work.");
+    println!(
+        "The rest of each file is as it was. `git diff` shows what changed, if you \
+         had\ncommitted your work."
+    );
     Ok(true)
 }
 
@@ -176,21 +190,55 @@ fn hint(root: &Path, lesson: &str, number: Option<usize>) -> Result<bool, String
     let number = number.unwrap_or(progress.hints_seen() + 1).max(1);
     if number > count {
         println!(
-            "That was the last hint ({count} of {count}). `cargo workbook hint {lesson} N` \
-             shows hint N again; `cargo workbook solution {lesson}` shows the answer."
+            "That was the last hint ({count} of {count}). `cargo workbook hint {lesson} \
+             N`\nshows hint N again. `cargo workbook solution {lesson}` writes the \
+             finished code\nover the exercise's lines (it keeps a copy of yours first)."
         );
         return Ok(true);
     }
-    println!("Hint {number} of {count} for {}:\n", exercise.lesson);
+    let answer = |n: usize| shows_answer(&progress, &exercise.hints[n - 1]);
+    let warning = |n: usize| {
+        if answer(n) {
+            " (it shows the answer)"
+        } else {
+            ""
+        }
+    };
+    println!(
+        "Hint {number} of {count} for {}{}:\n",
+        exercise.lesson,
+        warning(number)
+    );
     println!("{}", exercise.hints[number - 1].trim_end());
     if number < count {
         println!(
-            "\nStill stuck? `cargo workbook hint {}` gives the next one.",
-            exercise.lesson
+            "\nStill stuck? `cargo workbook hint {}` gives the next one{}.",
+            exercise.lesson,
+            warning(number + 1)
         );
     }
     progress.set_hints_seen(number.max(progress.hints_seen()))?;
     Ok(true)
+}
+
+/// Whether a hint shows the answer: it holds every line of the finished code of
+/// every region (comment lines aside), whitespace apart. Worked out, not written in
+/// the exercise, so that `hint` says it exactly where it is true.
+fn shows_answer(progress: &Progress, hint: &str) -> bool {
+    let squeeze = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let hint = squeeze(hint);
+    progress.exercise.regions.iter().all(|region| {
+        let Ok(finished) = progress.finished(region) else {
+            return false;
+        };
+        let lines: Vec<String> = finished
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("//"))
+            .map(squeeze)
+            .collect();
+        !lines.is_empty() && lines.iter().all(|l| hint.contains(l.as_str()))
+    })
 }
 
 fn check(root: &Path, lesson: &str) -> Result<bool, String> {

@@ -1,10 +1,12 @@
 //! Starting, resetting and finishing an exercise: rewriting its regions in the
 //! student's tree.
 //!
-//! The finished lines of each region are kept in `.workbook/<lesson>/<file>`
-//! (outside git) the first time an exercise is started, so `solution` can put them
-//! back; `reset` keeps the student's own lines in `.workbook/<lesson>/yours/<file>`
-//! before it throws them away.
+//! Only the lines of a region (between its `// ANCHOR: exercise` markers) are ever
+//! rewritten; the rest of the file is left as it is. The finished lines of each
+//! region are kept in `.workbook/<lesson>/<file>` (outside git) the first time an
+//! exercise is started, so `solution` can put them back; `reset` and `solution`
+//! keep the student's own lines of the region in `.workbook/<lesson>/yours/<file>`
+//! before they overwrite them.
 
 use crate::exercise::{Exercise, Region};
 use crate::region;
@@ -49,6 +51,16 @@ impl Progress<'_> {
 
     fn your_copy(&self, region: &Region) -> PathBuf {
         self.kept_dir().join("yours").join(&region.file)
+    }
+
+    /// Where the student's lines of a region are kept, as a path from the
+    /// repository (where the student types commands).
+    pub fn your_copy_shown(&self, region: &Region) -> String {
+        let copy = self.your_copy(region);
+        copy.strip_prefix(self.root)
+            .unwrap_or(&copy)
+            .display()
+            .to_string()
     }
 
     fn read_source(&self, region: &Region) -> Result<String, String> {
@@ -107,9 +119,10 @@ impl Progress<'_> {
                 State::Yours if overwrite => {
                     self.keep(&self.your_copy(region), region)?;
                     report.push(format!(
-                        "your lines in {} are kept in {}",
+                        "{}: your lines are overwritten with the starting ones.\n  \
+                         Your lines are kept in {}",
                         region.file,
-                        self.your_copy(region).display()
+                        self.your_copy_shown(region)
                     ));
                 }
                 State::Yours => {
@@ -125,19 +138,34 @@ impl Progress<'_> {
         Ok(report)
     }
 
-    /// Puts the finished lines back, keeping the student's.
+    /// Puts the finished lines back in place of the region's lines (only those),
+    /// keeping the student's first. Says, for each file, what it overwrote and
+    /// where the student's lines are kept.
     pub fn solve(&self) -> Result<Vec<String>, String> {
         let mut report = Vec::new();
         for region in &self.exercise.regions {
             let finished = self.finished(region)?;
-            if self.state_of(region)? == State::Yours {
-                self.keep(&self.your_copy(region), region)?;
-                report.push(format!(
-                    "your lines in {} are kept in {}",
-                    region.file,
-                    self.your_copy(region).display()
-                ));
-            }
+            let said = match self.state_of(region)? {
+                State::Yours => {
+                    self.keep(&self.your_copy(region), region)?;
+                    format!(
+                        "{}: your lines are overwritten with the finished code.\n  \
+                         Your lines are kept in {}",
+                        region.file,
+                        self.your_copy_shown(region)
+                    )
+                }
+                State::Starting => format!(
+                    "{}: finished code in place of the starting lines\n  \
+                     (you had not changed them: nothing of yours to keep)",
+                    region.file
+                ),
+                State::Finished => format!(
+                    "{}: already the finished code; nothing changed",
+                    region.file
+                ),
+            };
+            report.push(said);
             self.write(region, &finished)?;
         }
         Ok(report)

@@ -89,7 +89,7 @@ fn start_takes_the_piece_out_and_solution_puts_it_back() {
         "{started}"
     );
     assert!(started.contains("// Exercise 01-uts:"), "{started}");
-    assert!(said.contains("src/container/uts.rs:27"), "{said}");
+    assert!(said.contains("src/container/uts.rs:28"), "{said}");
     insta::assert_snapshot!("start", said);
 
     let (_, said) = copy.workbook(&["start", "uts"]);
@@ -126,9 +126,19 @@ fn your_work_is_never_lost() {
     assert!(fs::read_to_string(&kept).unwrap().contains("my attempt"));
 
     copy.write(UTS, &mine);
-    copy.workbook(&["solution", "01-uts"]);
+    let (code, said) = copy.workbook(&["solution", "01-uts"]);
+    assert_eq!(code, 0, "{said}");
     assert_eq!(copy.read(UTS), finished);
     assert!(fs::read_to_string(&kept).unwrap().contains("my attempt"));
+    // It says what it overwrote, and where the copy is.
+    assert!(
+        said.contains(
+            "Your lines are kept in .workbook/01-uts/yours/src/container/uts.rs"
+        ),
+        "{said}"
+    );
+    assert!(said.lines().all(|l| l.chars().count() <= 80), "{said}");
+    insta::assert_snapshot!("solution", said);
 }
 
 #[test]
@@ -183,10 +193,28 @@ fn hints_come_one_at_a_time() {
     assert!(again.starts_with("Hint 1 of 3"), "{again}");
     let (_, third) = copy.workbook(&["hint", "01-uts"]);
     assert!(third.starts_with("Hint 3 of 3"), "{third}");
+    // Only the third holds the finished line, and only it says it shows the answer
+    // (the second warns that the next one does).
+    assert!(third.starts_with("Hint 3 of 3 for 01-uts (it shows the answer):"));
+    assert!(!first.contains("shows the answer"), "{first}");
+    assert!(second.ends_with("gives the next one (it shows the answer).\n"));
     let (_, past) = copy.workbook(&["hint", "01-uts"]);
     assert!(past.contains("That was the last hint"), "{past}");
+    assert!(past.contains("keeps a copy of yours"), "{past}");
     let (_, listed) = copy.workbook(&["list"]);
     assert!(listed.contains("hints seen 3/3"), "{listed}");
+}
+
+/// What `list` says in a fresh clone: every exercise, where it is, and that none is
+/// started (the book shows it).
+#[test]
+fn list_shows_every_exercise() {
+    let copy = Copy::new("list");
+    let (code, listed) = copy.workbook(&["list"]);
+    assert_eq!(code, 0, "{listed}");
+    assert!(listed.contains("in src/container/uts.rs\n"), "{listed}");
+    assert!(listed.lines().all(|l| l.chars().count() <= 80), "{listed}");
+    insta::assert_snapshot!("list", listed);
 }
 
 #[test]

@@ -121,7 +121,8 @@ impl FromStr for Cpus {
         // The kernel takes quotas of 1 ms and more: 0.01 of a 100 ms period.
         if !(0.01..=available).contains(&cpus) {
             return Err(format!(
-                "--cpus {text}: give a number from 0.01 to {available} (the CPUs this machine has)"
+                "--cpus {text}: give a number from 0.01 to {available} \
+                 (the CPUs this machine has)"
             ));
         }
         Ok(Cpus(cpus))
@@ -193,7 +194,8 @@ impl fmt::Display for Layout {
             Layout::V1 { hybrid: true } => {
                 write!(
                     f,
-                    "cgroup v1 (hybrid: the v2 tree here lacks the memory, cpu and pids controllers)"
+                    "cgroup v1 (hybrid: the v2 tree here lacks the memory, cpu and pids \
+                     controllers)"
                 )
             }
         }
