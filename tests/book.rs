@@ -341,3 +341,57 @@ fn console_blocks_hold_no_comment_lines() {
         notes.join("\n")
     );
 }
+
+/// A reader can go deeper from every chapter: each links to man7.org's man pages,
+/// each page once (at its first mention), by an address of the form man7.org uses.
+#[test]
+fn chapters_link_each_man_page_once_and_well_formed() {
+    let mut problems = Vec::new();
+    let chapters = book_files()
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "README.md"));
+    for file in chapters {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let links: Vec<&str> = text
+            .split("https://man7.org/linux/man-pages/")
+            .skip(1)
+            .map(|rest| rest.split(')').next().unwrap())
+            .collect();
+        if links.is_empty() {
+            problems.push(format!("{}: no link to a man page", file.display()));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for link in links {
+            if !seen.insert(link) {
+                problems.push(format!("{}: {link} linked twice", file.display()));
+            }
+            if !is_man7_page(link) {
+                problems
+                    .push(format!("{}: {link} is no man7.org page", file.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `man2/clone.2.html` (with an optional `#anchor`): the section in the folder and
+/// in the file name agree.
+fn is_man7_page(link: &str) -> bool {
+    let page = link.split('#').next().unwrap();
+    let Some((folder, file)) = page.split_once('/') else {
+        return false;
+    };
+    let Some(section) = folder.strip_prefix("man") else {
+        return false;
+    };
+    let name_ok = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.+-".contains(c))
+    };
+    matches!(section, "1" | "2" | "3" | "4" | "5" | "7" | "8")
+        && file
+            .strip_suffix(&format!(".{section}.html"))
+            .is_some_and(name_ok)
+}
