@@ -22,7 +22,7 @@ set -euo pipefail
 
 RUST_MIN=1.85.0
 MDBOOK_VERSION=0.5.4
-PACKAGES=(build-essential pkg-config curl ca-certificates git sudo util-linux procps iproute2 python3 graphviz
+PACKAGES=(build-essential pkg-config curl ca-certificates git sudo util-linux procps iproute2 python3 graphviz hyperfine
     nftables)
 PROFILE_D=/etc/profile.d/nsbox.sh
 GRUB_DROP_IN=/etc/default/grub.d/99-nsbox-cgroup-v1.cfg
