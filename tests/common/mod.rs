@@ -4,6 +4,8 @@
 // Each test file uses a different part of this module (and of what it re-exports).
 #![allow(dead_code, unused_imports)]
 
+use nsbox::lessons;
+
 pub mod host_guard;
 pub mod proc;
 pub mod process;
@@ -24,15 +26,16 @@ pub use running::{Running, Source, container_pid_in};
 pub use transcript::{Transcript, assert_transcript, normalisations};
 pub use users::{TempDir, UNPRIVILEGED, invoking_user, run_as, run_as_with_env};
 
-/// The lesson binaries, in the course's order.
+/// The lesson binaries, in the course's order: the names of the catalog's lessons
+/// (`nsbox::lessons`).
 pub const LESSONS: [&str; 7] = [
-    "01-uts",
-    "02-ipc",
-    "03-pid",
-    "04-mnt",
-    "05-user",
-    "06-net",
-    "07-cgroups",
+    lessons::UTS.name,
+    lessons::IPC.name,
+    lessons::PID.name,
+    lessons::MNT.name,
+    lessons::USER.name,
+    lessons::NET.name,
+    lessons::CGROUPS.name,
 ];
 
 /// The path of a binary of this package.
