@@ -81,11 +81,6 @@ pub const CGROUPS: Lesson = Lesson {
 /// Every lesson, in the course's order. Each adds a namespace to the one before.
 pub const LESSONS: [&Lesson; 7] = [&UTS, &IPC, &PID, &MNT, &USER, &NET, &CGROUPS];
 
-/// The lesson with this name (`02-ipc`).
-pub fn find(name: &str) -> Option<&'static Lesson> {
-    LESSONS.into_iter().find(|lesson| lesson.name == name)
-}
-
 /// Every namespace type the lessons ask for, in the order the course adds them (the
 /// last lesson asks for them all).
 pub fn namespaces_in_course_order() -> &'static [Namespace] {
@@ -115,13 +110,5 @@ mod tests {
                 "{lesson:?}"
             );
         }
-    }
-
-    #[test]
-    fn find_knows_every_lesson_and_nothing_else() {
-        for lesson in LESSONS {
-            assert_eq!(find(lesson.name).map(|l| l.name), Some(lesson.name));
-        }
-        assert!(find("08-nothing").is_none());
     }
 }

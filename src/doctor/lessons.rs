@@ -75,7 +75,6 @@ impl Lesson {
     }
 }
 // ANCHOR_END: needs
-// ANCHOR_END: needs
 
 /// What the doctor says about one lesson.
 #[derive(Debug, PartialEq)]
