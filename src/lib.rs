@@ -4,9 +4,11 @@
 //! - [`container`]: the module every lesson binary (and the `nsbox` runtime) is made
 //!   of.
 //! - [`lesson`]: the command line all lesson binaries share.
+//! - [`lessons`]: the course's catalog: each lesson's name, title and namespaces.
 //! - [`doctor`]: checks that this machine can run the lessons (`cargo run --bin
 //!   doctor`).
 
 pub mod container;
 pub mod doctor;
 pub mod lesson;
+pub mod lessons;

@@ -8,8 +8,10 @@
 mod common;
 
 use common::*;
+use nsbox::container::Namespace;
 use nsbox::container::narrate::WIDTH_VARIABLE;
 use nsbox::doctor::report::wrap_line;
+use nsbox::lessons;
 use rstest::rstest;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -238,15 +240,21 @@ fn with_limit_zero(kind: &str, program: &str, args: &[&str]) -> Command {
 /// the namespace's line and in the fix of every lesson that needs it; the other
 /// lessons still work. Then the lessons themselves, run the same way, agree with it.
 #[rstest]
-#[case::uts("uts", "UTS", &LESSONS)]
-#[case::net("net", "network", &["06-net", "07-cgroups"])]
-#[case::user("user", "user", &["05-user", "06-net", "07-cgroups"])]
+#[case::uts(Namespace::Uts)]
+#[case::net(Namespace::Net)]
+#[case::user(Namespace::User)]
 fn a_namespace_type_turned_off_is_named(
     _host_exclusive: HostGuard,
-    #[case] kind: &str,
-    #[case] name: &str,
-    #[case] failing: &[&str],
+    #[case] namespace: Namespace,
 ) {
+    let (kind, name) = (namespace.proc_name(), namespace.display_name());
+    // The lessons whose containers get one, as the catalog says (tests/lessons.rs
+    // proves the catalog right).
+    let failing: Vec<&str> = lessons::LESSONS
+        .iter()
+        .filter(|lesson| lesson.isolates(namespace))
+        .map(|lesson| lesson.name)
+        .collect();
     let limit_file = format!("/proc/sys/user/max_{kind}_namespaces");
     let host_limit = std::fs::read_to_string(&limit_file).unwrap();
     let run = without_leftovers(with_limit_zero(kind, doctor(), &[]));
@@ -314,7 +322,8 @@ fn an_ordinary_user_is_told_what_needs_root(_host_exclusive: HostGuard) {
     );
     let sudo = std::env::split_paths(&std::env::var_os("PATH").unwrap())
         .any(|dir| dir.join("sudo").exists());
-    for lesson in LESSONS.iter().filter(|&&l| l != "05-user") {
+    let as_root = lessons::LESSONS.iter().filter(|lesson| lesson.runs_as_root);
+    for lesson in as_root.map(|lesson| lesson.name) {
         let verdict = verdict(report, lesson);
         let needs_root = format!(
             "  ✗ {lesson:<10} will fail because it needs root (CAP_SYS_ADMIN), and this run is \

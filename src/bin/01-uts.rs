@@ -2,6 +2,9 @@
 //!
 //! `cargo run --bin 01-uts -- hostname` prints `container`; the host's hostname does
 //! not change.
+//!
+//! Its namespaces are the catalog's `nsbox::lessons::UTS`: tests/lessons.rs proves,
+//! from /proc, that this program creates exactly those.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

@@ -2,6 +2,9 @@
 //! queues of its own.
 //!
 //! `cargo run --bin 02-ipc -- ipcs -q` lists no queue, whatever queues the host has.
+//!
+//! Its namespaces are the catalog's `nsbox::lessons::IPC`: tests/lessons.rs proves,
+//! from /proc, that this program creates exactly those.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

@@ -3,6 +3,9 @@
 //! its processes.
 //!
 //! `cargo run --bin 04-mnt -- ps -e` lists one process: `ps` itself, as PID 1.
+//!
+//! Its namespaces are the catalog's `nsbox::lessons::MNT`: tests/lessons.rs proves,
+//! from /proc, that this program creates exactly those.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

@@ -2,6 +2,9 @@
 //!
 //! `cargo run --bin 05-user -- id` prints `uid=0(root) gid=0(root) …`, run as an
 //! ordinary user.
+//!
+//! Its namespaces are the catalog's `nsbox::lessons::USER`: tests/lessons.rs proves,
+//! from /proc, that this program creates exactly those.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

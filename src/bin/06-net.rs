@@ -3,6 +3,9 @@
 //!
 //! `cargo run --bin 06-net -- ip addr` shows `lo` and `eth0` with an address from
 //! 10.89.0.0/24.
+//!
+//! Its namespaces are the catalog's `nsbox::lessons::NET`: tests/lessons.rs proves,
+//! from /proc, that this program creates exactly those.
 
 use clap::Parser;
 use nsbox::container::{Container, Namespace};

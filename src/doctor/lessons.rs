@@ -2,102 +2,78 @@
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem};
-use crate::container::Namespace::{Cgroup, Ipc, Mount, Net, Pid, User, Uts};
+use crate::lessons::{self, CGROUPS, IPC, MNT, NET, PID, USER, UTS};
 
-/// A lesson, what it cannot do without, and the programs it (or its chapter) runs.
+/// A lesson of the catalog, what else it cannot do without, and the programs it
+/// (or its chapter) runs.
 pub struct Lesson {
-    pub name: &'static str,
-    pub needs: &'static [Need],
+    pub lesson: &'static lessons::Lesson,
+    /// What the host must have beyond a kernel, the privilege and the namespaces.
+    pub host: &'static [Need],
     pub tools: &'static [&'static str],
 }
 
 // ANCHOR: needs
-/// Each lesson adds a namespace to the one before; 05 runs as you, not as root.
+/// Each lesson adds a namespace to the one before (the catalog, `src/lessons.rs`,
+/// lists them); 06 and 07 need more of the host.
 pub const LESSONS: [Lesson; 7] = [
     Lesson {
-        name: "01-uts",
-        needs: &[Need::Kernel, Need::Root, Need::Namespace(Uts)],
+        lesson: &UTS,
+        host: &[],
         tools: &[],
     },
     Lesson {
-        name: "02-ipc",
-        needs: &[
-            Need::Kernel,
-            Need::Root,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-        ],
+        lesson: &IPC,
+        host: &[],
         tools: &["ipcmk", "ipcs"],
     },
     Lesson {
-        name: "03-pid",
-        needs: &[
-            Need::Kernel,
-            Need::Root,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-            Need::Namespace(Pid),
-        ],
+        lesson: &PID,
+        host: &[],
         tools: &["ps"],
     },
     Lesson {
-        name: "04-mnt",
-        needs: &[
-            Need::Kernel,
-            Need::Root,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-            Need::Namespace(Pid),
-            Need::Namespace(Mount),
-        ],
+        lesson: &MNT,
+        host: &[],
         tools: &["ps", "mount"],
     },
     Lesson {
-        name: "05-user",
-        needs: &[
-            Need::Kernel,
-            Need::UnprivilegedUserns,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-            Need::Namespace(Pid),
-            Need::Namespace(Mount),
-            Need::Namespace(User),
-        ],
+        lesson: &USER,
+        host: &[],
         tools: &[],
     },
     Lesson {
-        name: "06-net",
-        needs: &[
-            Need::Kernel,
-            Need::Root,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-            Need::Namespace(Pid),
-            Need::Namespace(Mount),
-            Need::Namespace(User),
-            Need::Namespace(Net),
-            Need::VethAndBridge,
-        ],
+        lesson: &NET,
+        host: &[Need::VethAndBridge],
         tools: &["nft", "ip"],
     },
     Lesson {
-        name: "07-cgroups",
-        needs: &[
-            Need::Kernel,
-            Need::Root,
-            Need::Namespace(Uts),
-            Need::Namespace(Ipc),
-            Need::Namespace(Pid),
-            Need::Namespace(Mount),
-            Need::Namespace(User),
-            Need::Namespace(Net),
-            Need::Namespace(Cgroup),
-            Need::VethAndBridge,
-            Need::Cgroups,
-        ],
+        lesson: &CGROUPS,
+        host: &[Need::VethAndBridge, Need::Cgroups],
         tools: &["nft"],
     },
 ];
+
+impl Lesson {
+    pub fn name(&self) -> &'static str {
+        self.lesson.name
+    }
+
+    /// Everything it needs, in the order the doctor reports them: a kernel, root
+    /// (05 runs as you: user namespaces for an ordinary user), each new namespace,
+    /// then the rest of the host.
+    pub fn needs(&self) -> Vec<Need> {
+        let privilege = if self.lesson.runs_as_root {
+            Need::Root
+        } else {
+            Need::UnprivilegedUserns
+        };
+        let mut needs = vec![Need::Kernel, privilege];
+        needs.extend(self.lesson.namespaces.iter().map(|&ns| Need::Namespace(ns)));
+        needs.extend_from_slice(self.host);
+        needs
+    }
+}
 // ANCHOR_END: needs
 
 /// What the doctor says about one lesson.
@@ -115,11 +91,11 @@ pub enum Verdict {
 // ANCHOR: verdict
 pub fn verdict(lesson: &Lesson, findings: &Findings) -> Verdict {
     let (mut failed, mut untried) = (Vec::new(), Vec::new());
-    for &need in lesson.needs {
+    for need in lesson.needs() {
         match findings.outcome(need) {
             Outcome::Works => {}
             Outcome::Fails(problem) if need == Need::Root => {
-                let fix = problem.fix.replace("NN-name", lesson.name);
+                let fix = problem.fix.replace("NN-name", lesson.name());
                 add_once(&mut failed, Problem { fix, ..problem });
             }
             Outcome::Fails(problem) => add_once(&mut failed, problem),
@@ -156,7 +132,7 @@ pub fn verdicts(report: &Report, findings: &Findings) -> bool {
     report.section("lessons");
     let mut all_work = true;
     for lesson in &LESSONS {
-        let name = format!("{:<10}", lesson.name);
+        let name = format!("{:<10}", lesson.name());
         let (mark, first, problems) = match verdict(lesson, findings) {
             Verdict::Works { but } if but.is_empty() => (Mark::Good, "works", but),
             Verdict::Works { but } => (Mark::Good, "works, but", but),

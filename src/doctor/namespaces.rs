@@ -13,6 +13,7 @@ use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
 use crate::container::Namespace;
+use crate::lessons;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 
@@ -30,18 +31,13 @@ pub fn unshare_flag(namespace: Namespace) -> CloneFlags {
 }
 // ANCHOR_END: flag
 
-/// The eight types in the order the lessons add them; time namespaces last (no
-/// lesson uses one).
-pub const ORDER: [Namespace; 8] = [
-    Namespace::Uts,
-    Namespace::Ipc,
-    Namespace::Pid,
-    Namespace::Mount,
-    Namespace::User,
-    Namespace::Net,
-    Namespace::Cgroup,
-    Namespace::Time,
-];
+/// The eight types in the order the lessons add them (the catalog's order); time
+/// namespaces last (no lesson uses one).
+pub fn order() -> Vec<Namespace> {
+    let mut order = lessons::namespaces_in_course_order().to_vec();
+    order.push(Namespace::Time);
+    order
+}
 
 /// Tries every type; as an ordinary user, inside a new user namespace (the only way
 /// one can).
@@ -51,7 +47,7 @@ pub fn check(report: &Report, findings: &mut Findings, root: bool) {
     } else {
         report.section("namespaces (unshare(2) in a child, inside a new user namespace: not root)");
     }
-    for namespace in ORDER {
+    for namespace in order() {
         let outcome = try_namespace(namespace, root);
         let name = format!("{:<8}", namespace.display_name());
         match &outcome {

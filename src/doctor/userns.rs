@@ -8,10 +8,11 @@
 //! 05-user does, and only if the kernel says no does it look for the setting.
 
 use super::child::{Refusal, in_child};
-use super::namespaces::{self, ORDER};
+use super::namespaces;
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem};
 use crate::container::{Error, Namespace, user};
+use crate::lessons;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 use nix::unistd::{Gid, Uid, getegid, geteuid, setgroups, setresgid, setresuid};
@@ -201,14 +202,15 @@ fn drop_capabilities_but_setfcap() -> nix::Result<()> {
 /// it.
 fn explain(refusal: &Refusal) -> Problem {
     if refusal.errno == Errno::ENOSPC {
-        let zero = ORDER[..5]
+        let zero = lessons::USER
+            .namespaces
             .iter()
             .copied()
             .find(|&ns| namespaces::read_limit(ns) == Some(0));
         return namespaces::explain(zero.unwrap_or(Namespace::User), refusal);
     }
     if let Some(Error::UserNamespacesOff { setting, fix, .. }) =
-        user::forbidding_setting("05-user")
+        user::forbidding_setting(lessons::USER.name)
     {
         return Problem {
             because: format!("{refusal}: {setting}"),
