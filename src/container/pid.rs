@@ -15,10 +15,10 @@
 //! signals on to it, reaps orphans, and exits the way the command did (as `tini` and
 //! `docker run --init` do).
 
+use super::exec;
 use super::exit::Ending;
 use super::handshake::{Channel, ChildError, Message};
 use super::signals::{self, SignalInbox};
-use super::spawn;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -132,7 +132,7 @@ fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildErro
         ForkResult::Child => {
             drop(reader);
             let _ = signals::restore_mask(old_mask);
-            let error = spawn::exec(command);
+            let error = exec::exec(command);
             let _ = write(&writer, &(error.errno as i32).to_ne_bytes());
             // SAFETY: _exit ends the process at once, without running the parent's
             // exit hooks.
@@ -145,7 +145,7 @@ fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildErro
                 Ok(4) => {
                     let _ = waitpid(child, None);
                     let errno = Errno::from_raw(i32::from_ne_bytes(errno));
-                    Err(spawn::exec_error(command, errno))
+                    Err(exec::exec_error(command, errno))
                 }
                 _ => Ok(child),
             }

@@ -1,14 +1,14 @@
 //! Creating the child with `clone(2)`, and what the child does until it becomes the
 //! command.
 
+use super::exec::exec;
 use super::handshake::{self, Channel, ChildError, Message};
 use super::net::{self, Attachment};
 use super::{Container, Error, Namespace, mount, pid, signals, user, uts};
 use nix::errno::Errno;
 use nix::sched::clone;
 use nix::sys::signal::{SigSet, Signal};
-use nix::unistd::{Pid, execvp};
-use std::ffi::CString;
+use nix::unistd::Pid;
 use std::os::fd::{AsRawFd, RawFd};
 
 /// The child's stack. `clone(2)` without `CLONE_VM` gives the child a copy of our
@@ -150,29 +150,6 @@ fn die_with_parent(channel: &Channel) -> Result<(), ChildError> {
 /// Turns an errno into a [`ChildError`] for this step.
 fn failed(step: String) -> impl FnOnce(Errno) -> ChildError {
     move |errno| ChildError { step, errno }
-}
-
-// ANCHOR: exec
-/// Replaces this process with the command, looked up in `$PATH` like a shell does.
-/// Returns only if that failed.
-pub fn exec(command: &[String]) -> ChildError {
-    let args: Result<Vec<CString>, _> =
-        command.iter().map(|a| CString::new(a.as_str())).collect();
-    let Ok(args) = args else {
-        return exec_error(command, Errno::EINVAL);
-    };
-    match execvp(&args[0], &args) {
-        Err(errno) => exec_error(command, errno),
-    }
-}
-// ANCHOR_END: exec
-
-/// "exec 'foo'" with the errno the kernel gave.
-pub fn exec_error(command: &[String], errno: Errno) -> ChildError {
-    ChildError {
-        step: format!("exec '{}'", command[0]),
-        errno,
-    }
 }
 
 /// The flags as a student would write them: `CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD`.

@@ -17,44 +17,14 @@
 //! The last run to leave deletes the table and puts `ip_forward` back as it found
 //! it.
 
-use super::Error;
-use super::net::{Attachment, NetworkConfig};
-use std::fmt;
+use super::config::{Attachment, NetworkConfig};
+use super::state_files::{open_locked, remove_state_file};
+use crate::container::{Error, programs};
 use std::io::{self, Read, Seek, Write};
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 
 const TABLE: &str = "nsbox";
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
-
-/// `--publish HOST_PORT:CONTAINER_PORT` (TCP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Publish {
-    pub host_port: u16,
-    pub container_port: u16,
-}
-
-impl FromStr for Publish {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Publish, String> {
-        let usage =
-            || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
-        let (host, container) = text.split_once(':').ok_or_else(usage)?;
-        let port =
-            |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
-        Ok(Publish {
-            host_port: port(host)?,
-            container_port: port(container)?,
-        })
-    }
-}
-
-impl fmt::Display for Publish {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}:{}", self.host_port, self.container_port)
-    }
-}
 
 /// The comment that marks this run's rules.
 fn tag() -> String {
@@ -187,7 +157,7 @@ fn read_ip_forward() -> Result<String, Error> {
 /// Runs `nft ARGS`, with `input` on its stdin; returns its stdout.
 fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
     // Found in /usr/sbin too: a root shell may have a PATH without it.
-    let program = super::programs::find("nft").unwrap_or_else(|| "nft".into());
+    let program = programs::find("nft").unwrap_or_else(|| "nft".into());
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -231,7 +201,7 @@ struct SavedForwarding {
 impl SavedForwarding {
     fn lock(config: &NetworkConfig) -> Result<SavedForwarding, Error> {
         let path = config.state_dir.join("net").join("ip_forward");
-        let file = super::net::open_locked(&path)
+        let file = open_locked(&path)
             .map_err(|e| Error::Network(format!("{}: {e}", path.display())))?;
         Ok(SavedForwarding { file, path })
     }
@@ -253,7 +223,6 @@ impl SavedForwarding {
 
     /// Removes the file, and the folders it leaves empty.
     fn forget(self) -> Result<(), Error> {
-        super::net::remove_state_file(&self.path)
-            .map_err(|e| Error::Network(e.to_string()))
+        remove_state_file(&self.path).map_err(|e| Error::Network(e.to_string()))
     }
 }
