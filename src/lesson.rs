@@ -3,7 +3,9 @@
 
 use crate::container::cgroup::{Cpus, Limits, MIN_MEMORY, MemorySize, PidCount};
 use crate::container::net::{self, NetworkConfig, Publish, Subnet};
-use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
+use crate::container::{
+    self, Container, Error, IdMaps, IdRange, Narrator, Propagation,
+};
 use clap::Args;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -238,12 +240,42 @@ pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
     match container::run(container, &narrator) {
         Ok(ending) => ExitCode::from(ending.shell_code()),
         Err(error) => {
-            narrator.error(&error);
+            narrator.error(explain(&error));
             ExitCode::from(error.exit_code())
         }
     }
 }
 // ANCHOR_END: run
+
+// ANCHOR: explain
+/// The error as the student reads it. The library says what is wrong, and never
+/// names an option: which of this command line's options to change is ours to say.
+pub fn explain(error: &Error) -> String {
+    match error {
+        Error::HostnameTooLong { .. } => {
+            format!("{error} Pick a shorter --hostname.")
+        }
+        Error::InitNeedsPidNamespace => "--init needs a new PID namespace: only a \
+                                         namespace's PID 1 inherits orphans"
+            .into(),
+        Error::NoFreeAddress { .. } => format!("{error}; use a larger --subnet"),
+        Error::NftMissing => "network: --nat and --publish need the nft program: \
+                              sudo apt-get install nftables"
+            .into(),
+        Error::MapRefused { path, text, error } => format!(
+            "writing '{text}' to {path}: {error}.\n\
+             Without root you may map only your own id, once (e.g. --map '0 {} 1'); \
+             mapping other ids needs root.",
+            nix::unistd::getuid()
+        ),
+        Error::NeedsRoot {
+            capability: "CAP_NET_ADMIN",
+            ..
+        } => format!("{error} Or run it with --network none."),
+        other => other.to_string(),
+    }
+}
+// ANCHOR_END: explain
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,8 @@
 use super::cgroup::{self, Usage};
 use super::exit::Ending;
 use super::namespaces::{self, NamespacePair};
-use super::net::{self, Attachment};
-use super::{Container, Error, Namespace, Narrator, Propagation, pid};
+use super::steps::{Step, describe_plan};
+use super::{Container, Error, Narrator, Propagation, pid};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -138,44 +138,9 @@ fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
 }
 
 /// What the child does after Go.
-pub fn narrate_plan(
-    container: &Container,
-    network: Option<&Attachment>,
-    narrator: &Narrator,
-) {
-    let mut steps = Vec::new();
-    if container.namespaces.contains(&Namespace::User)
-        && container
-            .id_maps
-            .as_ref()
-            .is_some_and(|maps| maps.maps_root())
-    {
-        steps.push("setresuid(0, 0, 0) to be root inside".to_string());
-    }
-    if container.namespaces.contains(&Namespace::Cgroup) {
-        steps
-            .push("unshare(CLONE_NEWCGROUP), its cgroup becoming its /".to_string());
-    }
-    if let Some(name) = &container.hostname {
-        steps.push(format!("sethostname(\"{name}\")"));
-    }
-    if let Some(attachment) = network {
-        steps.push(net::inside_steps(attachment));
-    }
-    if container.namespaces.contains(&Namespace::Mount) {
-        steps.push(format!("mount --make-r{} /", container.propagation));
-        if container.namespaces.contains(&Namespace::Pid) {
-            steps.push("mount -t proc proc /proc".to_string());
-        }
-    }
-    if container.init {
-        steps.push(format!("become {} and fork", pid::INIT_NAME));
-    }
-    steps.push(format!("exec {}", show_command(&container.command)));
-    narrator.say(format!("go! the child will now {}", steps.join(", then ")));
-    if container.namespaces.contains(&Namespace::Mount)
-        && container.propagation == Propagation::Shared
-    {
+pub fn narrate_plan(steps: &[Step], narrator: &Narrator) {
+    narrator.say(format!("go! the child will now {}", describe_plan(steps)));
+    if steps.contains(&Step::SetPropagation(Propagation::Shared)) {
         narrator.say(
             "note: with shared propagation, what the container mounts under a \
              shared mount also appears on the host, and stays there after it \
@@ -187,24 +152,6 @@ pub fn narrate_plan(
 pub fn command_name(container: &Container) -> &str {
     let program = container.command.first().map(String::as_str).unwrap_or("");
     program.rsplit('/').next().unwrap_or(program)
-}
-
-/// The command as a student would type it, quoting words with spaces.
-fn show_command(command: &[String]) -> String {
-    let words: Vec<String> = command
-        .iter()
-        .map(|word| {
-            if word.is_empty()
-                || word
-                    .contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c))
-            {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            } else {
-                word.clone()
-            }
-        })
-        .collect();
-    words.join(" ")
 }
 
 fn join(ids: &[i32]) -> String {

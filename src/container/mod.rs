@@ -8,6 +8,8 @@
 //!   has;
 //! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before
 //!   `exec`;
+//! - [`steps`]: what the child does, as a list of typed steps, and [`child`]:
+//!   which steps for this container, and taking them;
 //! - [`exec`]: the child becoming the command;
 //! - [`handshake`]: the messages parent and child send each other;
 //! - [`uts`]: the hostname;
@@ -27,6 +29,7 @@
 //! [`Container`]; it changes nothing else.
 
 pub mod cgroup;
+pub mod child;
 pub mod describe;
 pub mod error;
 pub mod exec;
@@ -43,6 +46,7 @@ mod run;
 pub mod signals;
 pub mod spawn;
 pub mod spec;
+pub mod steps;
 pub mod user;
 pub mod uts;
 

@@ -2,14 +2,16 @@
 //! wait.
 
 use super::cgroup::{self, Cgroup};
+use super::child;
 use super::describe::{
     command_name, describe_new_namespaces, narrate_child, narrate_plan, report_usage,
 };
 use super::exit::{self, Ending};
-use super::handshake::Message;
+use super::handshake::{Failure, Message};
 use super::net::{self, Attachment};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
+use super::steps::{ChildError, Step};
 use super::{Container, Error, Namespace, Narrator, pid, privileges, user};
 use nix::sys::signal::SigSet;
 use nix::sys::signal::{Signal, kill};
@@ -104,8 +106,9 @@ fn start(
         spawn::flag_names(&container.namespaces),
         describe_new_namespaces(container)
     ));
-    let child = spawn::spawn(container, resources.network.as_ref(), old_mask)?;
-    let result = supervise(container, resources, &child, inbox, narrator);
+    let steps = child::plan(container, resources.network.as_ref());
+    let child = spawn::spawn(container, &steps, old_mask)?;
+    let result = supervise(container, resources, &steps, &child, inbox, narrator);
     if result.is_err() {
         stop(child.pid);
     }
@@ -116,6 +119,7 @@ fn start(
 fn supervise(
     container: &Container,
     resources: &Resources,
+    steps: &[Step],
     child: &Child,
     inbox: &SignalInbox,
     narrator: &Narrator,
@@ -125,7 +129,7 @@ fn supervise(
     // cgroup).
     narrate_child(child.pid, narrator)?;
     prepare_from_outside(container, resources, child.pid, narrator)?;
-    narrate_plan(container, resources.network.as_ref(), narrator);
+    narrate_plan(steps, narrator);
     child.channel.send(&Message::Go)?;
     match child.channel.recv()? {
         // End-of-file: exec closed the child's close-on-exec end. The command runs.
@@ -135,9 +139,9 @@ fn supervise(
             pid::INIT_NAME,
             command_name(container)
         )),
-        Some(Message::Failed(error)) => {
+        Some(Message::Failed(failure)) => {
             wait_quietly(child.pid);
-            return Err(Error::Child(error));
+            return Err(child_error(steps, failure));
         }
         Some(other) => return Err(Error::Handshake(unexpected(&other))),
     }
@@ -307,6 +311,21 @@ fn stop(child: Pid) {
 
 fn wait_quietly(child: Pid) {
     let _ = waitpid(child, None);
+}
+
+/// The step the child named by its place in the list, and what the kernel said.
+fn child_error(steps: &[Step], failure: Failure) -> Error {
+    match steps.get(failure.step) {
+        Some(step) => Error::Child(ChildError {
+            step: step.clone(),
+            errno: failure.errno,
+        }),
+        None => Error::Handshake(std::io::Error::other(format!(
+            "the child reported step {} of {}",
+            failure.step,
+            steps.len()
+        ))),
+    }
 }
 
 fn unexpected(message: &Message) -> std::io::Error {

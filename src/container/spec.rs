@@ -38,6 +38,10 @@ pub struct Container {
     pub network: Option<NetworkConfig>,
     /// Put the child in a cgroup of its own with these limits (`None`: no cgroup).
     pub limits: Option<Limits>,
+    /// Ask the kernel to kill the child when its parent dies (`PR_SET_PDEATHSIG`),
+    /// so a killed lesson binary leaves no container running. On by default; a
+    /// container meant to outlive the command that started it turns it off.
+    pub die_with_parent: bool,
 }
 
 impl Container {
@@ -52,6 +56,7 @@ impl Container {
             id_maps: None,
             network: None,
             limits: None,
+            die_with_parent: true,
         }
     }
 
@@ -100,6 +105,12 @@ impl Container {
         self
     }
 
+    /// Have the child killed when its parent dies (the default), or not.
+    pub fn die_with_parent(mut self, die: bool) -> Self {
+        self.die_with_parent = die;
+        self
+    }
+
     /// The namespace part of the `clone(2)` flags.
     pub fn clone_flags(&self) -> CloneFlags {
         self.namespaces
@@ -128,11 +139,7 @@ impl Container {
             network.validate()?;
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
-            return Err(Error::BadInput(
-                "--init needs a new PID namespace: only a namespace's PID 1 \
-                 inherits orphans"
-                    .into(),
-            ));
+            return Err(Error::InitNeedsPidNamespace);
         }
         Ok(())
     }

@@ -91,13 +91,9 @@ pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
         Some(address) => address,
         None => {
             let free = config.subnet.container_addresses().find(|a| !taken(*a));
-            free.ok_or_else(|| {
-                Error::BadInput(format!(
-                    "no free address left in {}: every one is leased (see {}); \
-                     use a larger --subnet",
-                    config.subnet,
-                    config.lease_file().display()
-                ))
+            free.ok_or_else(|| Error::NoFreeAddress {
+                subnet: config.subnet.to_string(),
+                lease_file: config.lease_file(),
             })?
         }
     };

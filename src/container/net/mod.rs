@@ -32,7 +32,6 @@ pub use config::{
     Attachment, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME, NetworkConfig,
     Publish,
 };
-pub use inside::{configure_inside, inside_steps};
 pub use ipam::{lease, release};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
 

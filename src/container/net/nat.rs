@@ -165,11 +165,7 @@ fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Network(
-                "--nat and --publish need the nft program: \
-                 sudo apt-get install nftables"
-                    .into(),
-            ),
+            io::ErrorKind::NotFound => Error::NftMissing,
             _ => Error::Network(format!("nft: {e}")),
         })?;
     if let Some(text) = input {
