@@ -87,9 +87,13 @@ pub enum Error {
     #[error("cgroup: {0}")]
     Cgroup(String),
 
-    /// Setting up the container's network failed.
-    #[error("network: {0}")]
-    Network(String),
+    /// Setting up the container's network failed: what we were doing (the `ip` or
+    /// `nft` command, or the file), and what the kernel or the program said.
+    #[error("network: {doing}: {error}")]
+    Network {
+        doing: String,
+        error: std::io::Error,
+    },
 
     /// `clone(2)` itself said no.
     #[error("clone({flags}) failed: {errno}{hint}")]
@@ -129,6 +133,14 @@ impl Error {
             Error::Child(child) => child.exit_code(),
             _ => 125,
         }
+    }
+
+    /// Shorthand for a failed network step.
+    pub fn network(
+        doing: impl Into<String>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let doing = doing.into();
+        move |error| Error::Network { doing, error }
     }
 
     /// Shorthand for a failed system call.

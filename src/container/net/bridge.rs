@@ -13,11 +13,9 @@ pub fn ensure_bridge(
     narrator: &Narrator,
 ) -> Result<u32, Error> {
     let name = &config.bridge;
-    let failed =
-        |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
     if let Some(index) = netlink
         .link_index(name)
-        .map_err(failed(format!("ip link show {name}")))?
+        .map_err(Error::network(format!("ip link show {name}")))?
     {
         narrator.say(format!("bridge {name} is there already"));
         return Ok(index);
@@ -27,17 +25,19 @@ pub fn ensure_bridge(
     match netlink.add_bridge(name) {
         // Another container created it a moment ago: fine.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other.map_err(failed(format!("ip link add {name} type bridge")))?,
+        other => other
+            .map_err(Error::network(format!("ip link add {name} type bridge")))?,
     }
     let index = index_of(netlink, name)?;
     match netlink.add_address(index, gateway, prefix) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other
-            .map_err(failed(format!("ip addr add {gateway}/{prefix} dev {name}")))?,
+        other => other.map_err(Error::network(format!(
+            "ip addr add {gateway}/{prefix} dev {name}"
+        )))?,
     }
     netlink
         .set_up(index)
-        .map_err(failed(format!("ip link set {name} up")))?;
+        .map_err(Error::network(format!("ip link set {name} up")))?;
     narrator.say(format!(
         "created bridge {name}: ip link add {name} type bridge; \
          ip addr add {gateway}/{prefix} dev {name}; ip link set {name} up"
@@ -48,7 +48,9 @@ pub fn ensure_bridge(
 pub fn index_of(netlink: &mut Netlink, name: &str) -> Result<u32, Error> {
     match netlink.link_index(name) {
         Ok(Some(index)) => Ok(index),
-        Ok(None) => Err(Error::Network(format!("link {name} vanished"))),
-        Err(e) => Err(Error::Network(format!("ip link show {name}: {e}"))),
+        Ok(None) => Err(Error::network(format!("ip link show {name}"))(
+            io::Error::other("the link vanished"),
+        )),
+        Err(e) => Err(Error::network(format!("ip link show {name}"))(e)),
     }
 }

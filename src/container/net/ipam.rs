@@ -77,7 +77,7 @@ impl LeaseFile {
 /// unique on the host.
 pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
     let io_error = |e: io::Error| {
-        Error::Network(format!("lease file {}: {e}", config.lease_file().display()))
+        Error::network(format!("lease file {}", config.lease_file().display()))(e)
     };
     let mut file = LeaseFile::open(config).map_err(io_error)?;
     let mut leases = file.read().map_err(io_error)?;

@@ -38,7 +38,6 @@ pub use subnet::{DEFAULT_SUBNET, Subnet};
 use super::{Error, Narrator};
 use bridge::{ensure_bridge, index_of};
 use netlink::Netlink;
-use std::io;
 
 // ---------------------------------------------------------------------------------------------
 // The host's side, done by the parent while the child waits.
@@ -52,33 +51,31 @@ pub fn attach(
     child: u32,
     narrator: &Narrator,
 ) -> Result<(), Error> {
-    let failed = |what: &str| {
-        let what = what.to_string();
-        move |e: io::Error| Error::Network(format!("{what}: {e}"))
-    };
-    let mut netlink = Netlink::open().map_err(failed("netlink socket"))?;
+    let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let bridge = ensure_bridge(&mut netlink, config, narrator)?;
     let (host_end, peer_end) = (&attachment.host_end, &attachment.peer_end);
     netlink
         .add_veth(host_end, peer_end)
-        .map_err(failed(&format!(
+        .map_err(Error::network(format!(
             "ip link add {host_end} type veth peer name {peer_end}"
         )))?;
     let result = (|| {
         let host_index = index_of(&mut netlink, host_end)?;
         netlink
             .set_controller(host_index, bridge)
-            .map_err(failed(&format!(
+            .map_err(Error::network(format!(
                 "ip link set {host_end} master {}",
                 config.bridge
             )))?;
         netlink
             .set_up(host_index)
-            .map_err(failed(&format!("ip link set {host_end} up")))?;
+            .map_err(Error::network(format!("ip link set {host_end} up")))?;
         let peer_index = index_of(&mut netlink, peer_end)?;
         netlink
             .move_to_netns_of(peer_index, child)
-            .map_err(failed(&format!("ip link set {peer_end} netns {child}")))
+            .map_err(Error::network(format!(
+                "ip link set {peer_end} netns {child}"
+            )))
     })();
     if result.is_err() {
         // Deleting one end of a veth pair deletes both.
@@ -114,9 +111,7 @@ pub fn detach(
     attachment: &Attachment,
     narrator: &Narrator,
 ) -> Result<(), Error> {
-    let failed =
-        |what: String| move |e: io::Error| Error::Network(format!("{what}: {e}"));
-    let mut netlink = Netlink::open().map_err(failed("netlink socket".into()))?;
+    let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let host_end = &attachment.host_end;
     // The kernel deletes the container's end, and so the pair, when it frees the
     // namespace; but it frees namespaces in the background, a little after the last
@@ -125,13 +120,11 @@ pub fn detach(
     // narration says the same for both).
     if let Some(index) = netlink
         .link_index(host_end)
-        .map_err(failed(format!("ip link show {host_end}")))?
+        .map_err(Error::network(format!("ip link show {host_end}")))?
     {
         match netlink.delete_link(index) {
             Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
-                return Err(Error::Network(format!(
-                    "ip link delete {host_end}: {e}"
-                )));
+                return Err(Error::network(format!("ip link delete {host_end}"))(e));
             }
             _ => {}
         }
@@ -140,20 +133,19 @@ pub fn detach(
         "{host_end} and its peer are gone (ip link delete {host_end}, if the \
          kernel had not deleted them with the namespace yet)"
     ));
-    let left = release(config, attachment.address).map_err(failed(format!(
-        "lease file {}",
-        config.lease_file().display()
-    )))?;
+    let left = release(config, attachment.address).map_err(Error::network(
+        format!("lease file {}", config.lease_file().display()),
+    ))?;
     narrator.say(format!("released {}", attachment.address));
     if config.remove_bridge && left == 0 {
         let bridge = &config.bridge;
         if let Some(index) = netlink
             .link_index(bridge)
-            .map_err(failed(format!("ip link show {bridge}")))?
+            .map_err(Error::network(format!("ip link show {bridge}")))?
         {
             netlink
                 .delete_link(index)
-                .map_err(failed(format!("ip link delete {bridge}")))?;
+                .map_err(Error::network(format!("ip link delete {bridge}")))?;
             narrator.say(format!(
                 "ip link delete {bridge}: no container uses it any more"
             ));

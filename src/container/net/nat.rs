@@ -81,8 +81,7 @@ pub fn add(
         saved.remember(&before)?;
     }
     if before != "1" {
-        std::fs::write(IP_FORWARD, "1")
-            .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+        std::fs::write(IP_FORWARD, "1").map_err(Error::network(IP_FORWARD))?;
         said.push(
             "sysctl -w net.ipv4.ip_forward=1 (put back when the last container \
              leaves)"
@@ -140,7 +139,7 @@ pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
             && read_ip_forward()? != value
         {
             std::fs::write(IP_FORWARD, &value)
-                .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+                .map_err(Error::network(IP_FORWARD))?;
             said.push(format!("sysctl -w net.ipv4.ip_forward={value} (as it was)"));
         }
         saved.forget()?;
@@ -151,7 +150,7 @@ pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
 fn read_ip_forward() -> Result<String, Error> {
     std::fs::read_to_string(IP_FORWARD)
         .map(|v| v.trim().to_string())
-        .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))
+        .map_err(Error::network(IP_FORWARD))
 }
 
 /// Runs `nft ARGS`, with `input` on its stdin; returns its stdout.
@@ -166,22 +165,17 @@ fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
         .spawn()
         .map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::NftMissing,
-            _ => Error::Network(format!("nft: {e}")),
+            _ => Error::network("nft")(e),
         })?;
     if let Some(text) = input {
         let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
     }
     drop(child.stdin.take());
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Network(format!("nft: {e}")))?;
+    let out = child.wait_with_output().map_err(Error::network("nft"))?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::Network(format!(
-            "nft {}: {}",
-            args.join(" "),
-            why.trim()
-        )));
+        let doing = format!("nft {}", args.join(" "));
+        return Err(Error::network(doing)(io::Error::other(why.trim())));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -198,7 +192,7 @@ impl SavedForwarding {
     fn lock(config: &NetworkConfig) -> Result<SavedForwarding, Error> {
         let path = config.state_dir.join("net").join("ip_forward");
         let file = open_locked(&path)
-            .map_err(|e| Error::Network(format!("{}: {e}", path.display())))?;
+            .map_err(Error::network(path.display().to_string()))?;
         Ok(SavedForwarding { file, path })
     }
 
@@ -207,18 +201,19 @@ impl SavedForwarding {
         self.file
             .rewind()
             .and_then(|_| self.file.read_to_string(&mut text))
-            .map_err(|e| Error::Network(e.to_string()))?;
+            .map_err(Error::network(self.path.display().to_string()))?;
         Ok(Some(text.trim().to_string()).filter(|v| !v.is_empty()))
     }
 
     fn remember(&mut self, value: &str) -> Result<(), Error> {
         self.file
             .write_all(value.as_bytes())
-            .map_err(|e| Error::Network(e.to_string()))
+            .map_err(Error::network(self.path.display().to_string()))
     }
 
     /// Removes the file, and the folders it leaves empty.
     fn forget(self) -> Result<(), Error> {
-        remove_state_file(&self.path).map_err(|e| Error::Network(e.to_string()))
+        remove_state_file(&self.path)
+            .map_err(Error::network(self.path.display().to_string()))
     }
 }
