@@ -1,10 +1,11 @@
 //! The command line every lesson binary shares, and running a lesson to its exit
 //! code.
 
-use crate::container::cgroup::{Cpus, Limits, MemorySize, PidCount};
-use crate::container::nat::Publish;
-use crate::container::net::{self, NetworkConfig, Subnet};
-use crate::container::{self, Container, IdMaps, IdRange, Narrator, Propagation};
+use crate::container::cgroup::{Cpus, Limits, MIN_MEMORY, MemorySize, PidCount};
+use crate::container::net::{self, NetworkConfig, Publish, Subnet};
+use crate::container::{
+    self, Container, Error, IdMaps, IdRange, Narrator, Propagation,
+};
 use clap::Args;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -151,15 +152,15 @@ impl NetArgs {
 #[derive(Args, Debug)]
 pub struct LimitArgs {
     /// The most memory the container may use, e.g. 64M or 1G
-    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true, value_parser = parse_memory)]
     pub memory: Option<MemorySize>,
 
     /// How much CPU time it may use, in CPUs, e.g. 0.5 for half of one
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_cpus)]
     pub cpus: Option<Cpus>,
 
     /// How many processes it may have at once
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = parse_pids)]
     pub pids: Option<PidCount>,
 }
 
@@ -170,6 +171,60 @@ impl LimitArgs {
             cpus: self.cpus,
             pids: self.pids,
         }
+    }
+}
+
+/// `--memory 64M`: a number of bytes, with an optional K, M or G (powers of 1024).
+fn parse_memory(text: &str) -> Result<MemorySize, String> {
+    let usage = || format!("'{text}' is not a size like 64M, 512K or 1G");
+    let trimmed = text.trim_end_matches(['B', 'b']).trim_end_matches('i');
+    let (digits, unit) =
+        match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => trimmed.split_at(i),
+            None => (trimmed, ""),
+        };
+    let number: u64 = digits.parse().map_err(|_| usage())?;
+    let scale: u64 = match unit.to_ascii_uppercase().as_str() {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return Err(usage()),
+    };
+    let bytes = number.checked_mul(scale).ok_or_else(usage)?;
+    if bytes < MIN_MEMORY {
+        return Err(format!(
+            "'{text}' is too little memory: give the container at least 4M"
+        ));
+    }
+    Ok(MemorySize(bytes))
+}
+
+/// `--cpus 0.5`: a share of CPU time, as a number of CPUs.
+fn parse_cpus(text: &str) -> Result<Cpus, String> {
+    let cpus: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of CPUs like 0.5 or 2"))?;
+    let available =
+        std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    // The kernel takes quotas of 1 ms and more: 0.01 of a 100 ms period.
+    if !(0.01..=available).contains(&cpus) {
+        return Err(format!(
+            "--cpus {text}: give a number from 0.01 to {available} \
+             (the CPUs this machine has)"
+        ));
+    }
+    Ok(Cpus(cpus))
+}
+
+/// `--pids 8`: at least one process, the command itself.
+fn parse_pids(text: &str) -> Result<PidCount, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err(
+            "--pids 0 would not even let the command start: give 1 or more".into(),
+        ),
+        Ok(n) => Ok(PidCount(n)),
+        Err(_) => Err(format!("'{text}' is not a number of processes")),
     }
 }
 
@@ -185,9 +240,65 @@ pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
     match container::run(container, &narrator) {
         Ok(ending) => ExitCode::from(ending.shell_code()),
         Err(error) => {
-            narrator.error(&error);
+            narrator.error(explain(&error));
             ExitCode::from(error.exit_code())
         }
     }
 }
 // ANCHOR_END: run
+
+// ANCHOR: explain
+/// The error as the student reads it. The library says what is wrong, and never
+/// names an option: which of this command line's options to change is ours to say.
+pub fn explain(error: &Error) -> String {
+    match error {
+        Error::HostnameTooLong { .. } => {
+            format!("{error} Pick a shorter --hostname.")
+        }
+        Error::InitNeedsPidNamespace => "--init needs a new PID namespace: only a \
+                                         namespace's PID 1 inherits orphans"
+            .into(),
+        Error::NoFreeAddress { .. } => format!("{error}; use a larger --subnet"),
+        Error::NftMissing => "network: --nat and --publish need the nft program: \
+                              sudo apt-get install nftables"
+            .into(),
+        Error::MapRefused { path, text, error } => format!(
+            "writing '{text}' to {path}: {error}.\n\
+             Without root you may map only your own id, once (e.g. --map '0 {} 1'); \
+             mapping other ids needs root.",
+            nix::unistd::getuid()
+        ),
+        Error::NeedsRoot {
+            capability: "CAP_NET_ADMIN",
+            ..
+        } => format!("{error} Or run it with --network none."),
+        other => other.to_string(),
+    }
+}
+// ANCHOR_END: explain
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_memory("64M").unwrap().0, 64 << 20);
+        assert_eq!(parse_memory("64MiB").unwrap().0, 64 << 20);
+        assert_eq!(parse_memory("1g").unwrap().0, 1 << 30);
+        assert_eq!(parse_memory("8388608").unwrap().0, 8 << 20);
+        for bad in ["0", "lots", "1M", "-5M", "12X", ""] {
+            assert!(parse_memory(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn cpus_and_pids() {
+        assert_eq!(parse_cpus("0.25").unwrap().quota_us(), 25_000);
+        for bad in ["-1", "0", "0.001", "many", "100000"] {
+            assert!(parse_cpus(bad).is_err(), "{bad} was accepted");
+        }
+        assert!(parse_pids("0").is_err());
+        assert_eq!(parse_pids("8").unwrap().0, 8);
+    }
+}

@@ -1,6 +1,6 @@
 //! What can go wrong, each with the words a student needs to fix it.
 
-use super::handshake::ChildError;
+use super::steps::ChildError;
 use nix::errno::Errno;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,7 @@ pub enum Error {
     /// The kernel refused a uid/gid map (or the setgroups file).
     #[error(
         "writing '{text}' to {path}: {error}.\n\
-         Without root you may map only your own id, once (e.g. --map '0 {uid} 1'); \
+         Without root you may map only your own id, once (e.g. '0 {uid} 1'); \
          mapping other ids needs root."
     , uid = nix::unistd::getuid())]
     MapRefused {
@@ -51,13 +51,49 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// The hostname is longer than the kernel allows; nothing was created.
+    #[error(
+        "hostname '{name}' is {length} bytes long; the kernel allows at most \
+         {limit} (HOST_NAME_MAX).",
+        length = name.len()
+    )]
+    HostnameTooLong { name: String, limit: usize },
+
+    /// An init was asked for without a new PID namespace; nothing was created.
+    #[error(
+        "an init needs a new PID namespace: only a namespace's PID 1 inherits \
+         orphans"
+    )]
+    InitNeedsPidNamespace,
+
+    /// Every address of the subnet is leased to a running container.
+    #[error(
+        "no free address left in {subnet}: every one is leased (see {})",
+        lease_file.display()
+    )]
+    NoFreeAddress {
+        subnet: String,
+        lease_file: std::path::PathBuf,
+    },
+
+    /// NAT rules need the `nft` program, and it is not installed.
+    #[error(
+        "network: NAT and published ports need the nft program: \
+         sudo apt-get install nftables"
+    )]
+    NftMissing,
+
     /// Making, limiting or removing the container's cgroup failed.
     #[error("cgroup: {0}")]
     Cgroup(String),
 
-    /// Setting up the container's network failed.
-    #[error("network: {0}")]
-    Network(String),
+    /// Setting up the container's network failed: what we were doing (the `ip` or
+    /// `nft` command, or the file), and what the kernel or the program said.
+    #[error("network: {doing}: {error}")]
+    Network {
+        doing: String,
+        error: std::io::Error,
+    },
 
     /// `clone(2)` itself said no.
     #[error("clone({flags}) failed: {errno}{hint}")]
@@ -90,10 +126,21 @@ impl Error {
     /// 126 when the command exists but could not be run, 127 when it does not exist.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::BadInput(_) => 2,
+            Error::BadInput(_)
+            | Error::HostnameTooLong { .. }
+            | Error::InitNeedsPidNamespace
+            | Error::NoFreeAddress { .. } => 2,
             Error::Child(child) => child.exit_code(),
             _ => 125,
         }
+    }
+
+    /// Shorthand for a failed network step.
+    pub fn network(
+        doing: impl Into<String>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let doing = doing.into();
+        move |error| Error::Network { doing, error }
     }
 
     /// Shorthand for a failed system call.

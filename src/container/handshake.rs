@@ -11,7 +11,6 @@
 
 use nix::errno::Errno;
 use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockType};
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -22,7 +21,7 @@ pub enum Message {
     /// Parent → child: everything is ready, carry on.
     Go,
     /// Child → parent: a step failed, and the child will exit.
-    Failed(ChildError),
+    Failed(Failure),
     /// Init → parent: the command started, as this pid inside the container.
     CommandStarted(i32),
     /// Init → parent: it reaped an orphan with this pid (inside).
@@ -32,31 +31,12 @@ pub enum Message {
 }
 // ANCHOR_END: message
 
-/// A failed step in the child: which step, and the error number the kernel gave.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChildError {
-    /// What the child was doing, e.g. `exec 'foo'` or `sethostname("box")`.
-    pub step: String,
+/// A step the child could not take: its place in the child's list of steps (the
+/// parent has the same list), and the error number the kernel gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub step: usize,
     pub errno: Errno,
-}
-
-impl ChildError {
-    /// As a shell would exit: 127 when the command was not found, 126 when it could
-    /// not be run, 125 when the container's own set-up failed.
-    pub fn exit_code(&self) -> u8 {
-        match (self.step.starts_with("exec"), self.errno) {
-            (true, Errno::ENOENT) => 127,
-            (true, _) => 126,
-            (false, _) => 125,
-        }
-    }
-}
-
-impl fmt::Display for ChildError {
-    /// "exec 'foo': No such file or directory"
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}: {}", self.step, self.errno.desc())
-    }
 }
 
 impl Message {
@@ -78,8 +58,8 @@ impl Message {
             "failed" => {
                 let (errno, step) = rest.split_once(' ')?;
                 let errno = Errno::from_raw(errno.parse().ok()?);
-                let step = step.to_string();
-                Some(Message::Failed(ChildError { step, errno }))
+                let step = step.parse().ok()?;
+                Some(Message::Failed(Failure { step, errno }))
             }
             "started" => Some(Message::CommandStarted(rest.parse().ok()?)),
             "reaped" => Some(Message::ReapedOrphan(rest.parse().ok()?)),
@@ -180,8 +160,8 @@ mod tests {
     #[test]
     fn messages_survive_the_channel() {
         let (parent, child) = channel().unwrap();
-        let failed = ChildError {
-            step: "exec 'no such'".into(),
+        let failed = Failure {
+            step: 3,
             errno: Errno::ENOENT,
         };
         for message in [
@@ -200,21 +180,6 @@ mod tests {
             parent.recv().unwrap(),
             None,
             "end-of-file once the other end is closed"
-        );
-    }
-
-    #[test]
-    fn exec_errors_map_to_shell_codes() {
-        let error = |step: &str, errno| ChildError {
-            step: step.into(),
-            errno,
-        };
-        assert_eq!(error("exec 'x'", Errno::ENOENT).exit_code(), 127);
-        assert_eq!(error("exec 'x'", Errno::EACCES).exit_code(), 126);
-        assert_eq!(error("sethostname(\"x\")", Errno::EPERM).exit_code(), 125);
-        assert_eq!(
-            error("exec 'foo'", Errno::ENOENT).to_string(),
-            "exec 'foo': No such file or directory"
         );
     }
 }

@@ -15,10 +15,10 @@
 //! signals on to it, reaps orphans, and exits the way the command did (as `tini` and
 //! `docker run --init` do).
 
+use super::exec;
 use super::exit::Ending;
-use super::handshake::{Channel, ChildError, Message};
+use super::handshake::{Channel, Failure, Message};
 use super::signals::{self, SignalInbox};
-use super::spawn;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal, kill};
@@ -62,8 +62,14 @@ pub fn drops_signal(pid: Pid, signal: Signal) -> bool {
 // ANCHOR: init
 /// Runs as PID 1 of the new PID namespace: starts the command, then loops until it
 /// ends, passing signals on and reaping every child the kernel hands us. Returns our
-/// exit code, which is the command's as a shell would give it.
-pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 {
+/// exit code, which is the command's as a shell would give it. `step` is our place
+/// in the child's list of steps (the command's exec is the next one).
+pub fn run_init(
+    command: &[String],
+    step: usize,
+    channel: &Channel,
+    old_mask: &SigSet,
+) -> u8 {
     let _ = nix::sys::prctl::set_name(c"nsbox-init");
     // The parent blocked the signals we watch before clone(2); we inherited that
     // mask, so they wait in the inbox for us instead of being dropped.
@@ -72,9 +78,14 @@ pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 
     };
     let command_pid = match start_command(command, old_mask) {
         Ok(pid) => pid,
-        Err(error) => {
-            let _ = channel.send(&Message::Failed(error.clone()));
-            return error.exit_code();
+        Err(Failed::Init(errno)) => {
+            let _ = channel.send(&Message::Failed(Failure { step, errno }));
+            return 125;
+        }
+        Err(Failed::Exec(errno)) => {
+            let exec = step + 1;
+            let _ = channel.send(&Message::Failed(Failure { step: exec, errno }));
+            return if errno == Errno::ENOENT { 127 } else { 126 };
         }
     };
     let _ = channel.send(&Message::CommandStarted(command_pid.as_raw()));
@@ -119,24 +130,28 @@ pub fn run_init(command: &[String], channel: &Channel, old_mask: &SigSet) -> u8 
 }
 // ANCHOR_END: init
 
+/// What went wrong starting the command: our own fork, or its exec.
+enum Failed {
+    Init(Errno),
+    Exec(Errno),
+}
+
 /// Forks the command. A close-on-exec pipe tells us whether its `exec` worked: it
 /// reads end-of-file if it did, or the error number if it did not.
-fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildError> {
-    let failed = |step: &str| {
-        let step = step.to_string();
-        move |errno| ChildError { step, errno }
-    };
-    let (reader, writer) = pipe2(OFlag::O_CLOEXEC).map_err(failed("pipe2"))?;
+fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, Failed> {
+    let (reader, writer) = pipe2(OFlag::O_CLOEXEC).map_err(Failed::Init)?;
     // SAFETY: init is single-threaded, so the forked child can run any code of ours.
-    match unsafe { fork() }.map_err(failed("fork"))? {
+    match unsafe { fork() }.map_err(Failed::Init)? {
         ForkResult::Child => {
             drop(reader);
             let _ = signals::restore_mask(old_mask);
-            let error = spawn::exec(command);
-            let _ = write(&writer, &(error.errno as i32).to_ne_bytes());
+            let errno = exec::exec(command);
+            let _ = write(&writer, &(errno as i32).to_ne_bytes());
             // SAFETY: _exit ends the process at once, without running the parent's
             // exit hooks.
-            unsafe { nix::libc::_exit(error.exit_code() as i32) }
+            unsafe {
+                nix::libc::_exit(if errno == Errno::ENOENT { 127 } else { 126 })
+            }
         }
         ForkResult::Parent { child } => {
             drop(writer);
@@ -144,8 +159,7 @@ fn start_command(command: &[String], old_mask: &SigSet) -> Result<Pid, ChildErro
             match read(&reader, &mut errno) {
                 Ok(4) => {
                     let _ = waitpid(child, None);
-                    let errno = Errno::from_raw(i32::from_ne_bytes(errno));
-                    Err(spawn::exec_error(command, errno))
+                    Err(Failed::Exec(Errno::from_raw(i32::from_ne_bytes(errno))))
                 }
                 _ => Ok(child),
             }

@@ -34,8 +34,7 @@ pub fn check(program: &str, container: &Container) -> Result<(), Error> {
         let why = "creating a veth pair and a bridge on the host".to_string();
         let hint = "A user namespace does not help here: the bridge and the host's \
                     end of the veth live on the host. (Rootless tools use \
-                    slirp4netns or pasta instead, beyond this course.) Or run it \
-                    with --network none.";
+                    slirp4netns or pasta instead, beyond this course.)";
         return Err(needs_root(program, why, "CAP_NET_ADMIN", hint));
     }
     if container.namespaces.is_empty() || has_cap_sys_admin()? {

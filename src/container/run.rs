@@ -1,16 +1,18 @@
 //! The whole life of a container, from the parent's side: check, clone, tell, go,
 //! wait.
 
-use super::cgroup::{self, Cgroup, Usage};
+use super::cgroup::{self, Cgroup};
+use super::child;
+use super::describe::{
+    command_name, describe_new_namespaces, narrate_child, narrate_plan, report_usage,
+};
 use super::exit::{self, Ending};
-use super::handshake::Message;
-use super::namespaces::{self, NamespacePair};
+use super::handshake::{Failure, Message};
 use super::net::{self, Attachment};
 use super::signals::{self, Arrival, SignalInbox};
 use super::spawn::{self, Child};
-use super::{
-    Container, Error, Namespace, Narrator, Propagation, pid, privileges, user,
-};
+use super::steps::{ChildError, Step};
+use super::{Container, Error, Namespace, Narrator, pid, privileges, user};
 use nix::sys::signal::SigSet;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -91,50 +93,6 @@ fn remove_cgroup(cgroup: Option<&dyn Cgroup>, narrator: &Narrator) {
     }
 }
 
-// ANCHOR: report_usage
-/// What the kernel counted, and why the command ended when the cgroup had a say in
-/// it.
-fn report_usage(
-    ending: Ending,
-    usage: Usage,
-    container: &Container,
-    narrator: &Narrator,
-) {
-    let peak = usage.peak_memory.map_or("?".into(), cgroup::mebibytes);
-    let cpu = usage
-        .cpu_time
-        .map_or("?".into(), |t| format!("{:.2} s", t.as_secs_f64()));
-    narrator.say(format!(
-        "the container used: peak memory {peak}, CPU time {cpu}"
-    ));
-    let limits = container.limits.unwrap_or_default();
-    if usage.oom_kills > 0 {
-        let limit = limits
-            .memory
-            .map_or(String::new(), |m| format!(": memory limit {m} reached"));
-        narrator.say(format!(
-            "the kernel's OOM killer killed {} process(es) in the container{limit}",
-            usage.oom_kills
-        ));
-        if ending == Ending::Killed(Signal::SIGKILL) {
-            narrator.say(format!(
-                "so {} was killed by the kernel's OOM killer{limit}",
-                command_name(container)
-            ));
-        }
-    }
-    if usage.pids_refused > 0 {
-        let limit = limits
-            .pids
-            .map_or(String::new(), |p| format!(" (pids.max = {})", p.0));
-        narrator.say(format!(
-            "fork() was refused {} time(s): the process limit was reached{limit}",
-            usage.pids_refused
-        ));
-    }
-}
-// ANCHOR_END: report_usage
-
 /// Clones the child and sees it through to the end.
 fn start(
     container: &Container,
@@ -148,8 +106,9 @@ fn start(
         spawn::flag_names(&container.namespaces),
         describe_new_namespaces(container)
     ));
-    let child = spawn::spawn(container, resources.network.as_ref(), old_mask)?;
-    let result = supervise(container, resources, &child, inbox, narrator);
+    let steps = child::plan(container, resources.network.as_ref());
+    let child = spawn::spawn(container, &steps, old_mask)?;
+    let result = supervise(container, resources, &steps, &child, inbox, narrator);
     if result.is_err() {
         stop(child.pid);
     }
@@ -160,6 +119,7 @@ fn start(
 fn supervise(
     container: &Container,
     resources: &Resources,
+    steps: &[Step],
     child: &Child,
     inbox: &SignalInbox,
     narrator: &Narrator,
@@ -169,7 +129,7 @@ fn supervise(
     // cgroup).
     narrate_child(child.pid, narrator)?;
     prepare_from_outside(container, resources, child.pid, narrator)?;
-    narrate_plan(container, resources.network.as_ref(), narrator);
+    narrate_plan(steps, narrator);
     child.channel.send(&Message::Go)?;
     match child.channel.recv()? {
         // End-of-file: exec closed the child's close-on-exec end. The command runs.
@@ -179,9 +139,9 @@ fn supervise(
             pid::INIT_NAME,
             command_name(container)
         )),
-        Some(Message::Failed(error)) => {
+        Some(Message::Failed(failure)) => {
             wait_quietly(child.pid);
-            return Err(Error::Child(error));
+            return Err(child_error(steps, failure));
         }
         Some(other) => return Err(Error::Handshake(unexpected(&other))),
     }
@@ -262,135 +222,6 @@ fn write_id_maps(
         narrator.say(format!("wrote {line}"));
     }
     Ok(())
-}
-
-/// " in a new UTS namespace" / " in new UTS, IPC and PID namespaces".
-fn describe_new_namespaces(container: &Container) -> String {
-    let names: Vec<String> = container
-        .namespaces
-        .iter()
-        .filter(|ns| ns.made_by_clone())
-        .map(|ns| ns.display_name().to_string())
-        .collect();
-    match names.as_slice() {
-        [] => String::new(),
-        [one] => format!(" in a new {one} namespace"),
-        [rest @ .., last] => {
-            format!(" in new {} and {last} namespaces", rest.join(", "))
-        }
-    }
-}
-
-// ANCHOR: narrate_child
-/// Tells the child's pid on both sides and which namespaces it does not share with
-/// us.
-fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
-    let ids = pid::nspids(child)?;
-    let inside = ids.last().copied().unwrap_or(child.as_raw());
-    if ids.len() > 1 {
-        narrator.say(format!(
-            "the child is host pid {child}; inside its new PID namespace it is pid \
-             {inside} (NSpid in /proc/{child}/status: {})",
-            join(&ids)
-        ));
-    } else {
-        narrator.say(format!(
-            "the child is host pid {child}, and the same pid inside (no new PID \
-             namespace)"
-        ));
-    }
-    let pairs = namespaces::compare_with_child(child)?;
-    if narrator.namespace_table() {
-        narrator.say(format!(
-            "its namespaces (/proc/{child}/ns/*) against ours (/proc/self/ns/*):"
-        ));
-        for pair in &pairs {
-            narrator.detail(describe_pair(pair));
-        }
-    } else {
-        narrator.say(summarise_pairs(child, &pairs));
-    }
-    Ok(())
-}
-// ANCHOR_END: narrate_child
-
-/// "uts     4026532301  NEW (ours: 4026531838)" / "net     4026531840  shared".
-fn describe_pair(pair: &NamespacePair) -> String {
-    let name = pair.kind.proc_name();
-    if pair.is_new() {
-        format!("{name:<7} {:>10}  NEW (ours: {})", pair.child, pair.ours)
-    } else {
-        format!("{name:<7} {:>10}  shared", pair.child)
-    }
-}
-
-/// "its namespaces (/proc/4242/ns/*) against ours: new ipc, uts; shared cgroup, mnt,
-/// …".
-fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
-    let names = |new: bool| {
-        let names: Vec<&str> = pairs
-            .iter()
-            .filter(|pair| pair.is_new() == new)
-            .map(|pair| pair.kind.proc_name())
-            .collect();
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
-    };
-    format!(
-        "its namespaces (/proc/{child}/ns/*) against ours: new {}; shared {}",
-        names(true),
-        names(false)
-    )
-}
-
-/// What the child does after Go.
-fn narrate_plan(
-    container: &Container,
-    network: Option<&Attachment>,
-    narrator: &Narrator,
-) {
-    let mut steps = Vec::new();
-    if container.namespaces.contains(&Namespace::User)
-        && container
-            .id_maps
-            .as_ref()
-            .is_some_and(|maps| maps.maps_root())
-    {
-        steps.push("setresuid(0, 0, 0) to be root inside".to_string());
-    }
-    if container.namespaces.contains(&Namespace::Cgroup) {
-        steps
-            .push("unshare(CLONE_NEWCGROUP), its cgroup becoming its /".to_string());
-    }
-    if let Some(name) = &container.hostname {
-        steps.push(format!("sethostname(\"{name}\")"));
-    }
-    if let Some(attachment) = network {
-        steps.push(net::inside_steps(attachment));
-    }
-    if container.namespaces.contains(&Namespace::Mount) {
-        steps.push(format!("mount --make-r{} /", container.propagation));
-        if container.namespaces.contains(&Namespace::Pid) {
-            steps.push("mount -t proc proc /proc".to_string());
-        }
-    }
-    if container.init {
-        steps.push(format!("become {} and fork", pid::INIT_NAME));
-    }
-    steps.push(format!("exec {}", show_command(&container.command)));
-    narrator.say(format!("go! the child will now {}", steps.join(", then ")));
-    if container.namespaces.contains(&Namespace::Mount)
-        && container.propagation == Propagation::Shared
-    {
-        narrator.say(
-            "note: with shared propagation, what the container mounts under a \
-             shared mount also appears on the host, and stays there after it \
-             exits (undo it with umount)",
-        );
-    }
 }
 
 // ANCHOR: wait
@@ -482,36 +313,21 @@ fn wait_quietly(child: Pid) {
     let _ = waitpid(child, None);
 }
 
+/// The step the child named by its place in the list, and what the kernel said.
+fn child_error(steps: &[Step], failure: Failure) -> Error {
+    match steps.get(failure.step) {
+        Some(step) => Error::Child(ChildError {
+            step: step.clone(),
+            errno: failure.errno,
+        }),
+        None => Error::Handshake(std::io::Error::other(format!(
+            "the child reported step {} of {}",
+            failure.step,
+            steps.len()
+        ))),
+    }
+}
+
 fn unexpected(message: &Message) -> std::io::Error {
     std::io::Error::other(format!("unexpected message from the child: {message:?}"))
-}
-
-fn command_name(container: &Container) -> &str {
-    let program = container.command.first().map(String::as_str).unwrap_or("");
-    program.rsplit('/').next().unwrap_or(program)
-}
-
-/// The command as a student would type it, quoting words with spaces.
-fn show_command(command: &[String]) -> String {
-    let words: Vec<String> = command
-        .iter()
-        .map(|word| {
-            if word.is_empty()
-                || word
-                    .contains(|c: char| c.is_whitespace() || "'\"$;&|".contains(c))
-            {
-                format!("'{}'", word.replace('\'', r"'\''"))
-            } else {
-                word.clone()
-            }
-        })
-        .collect();
-    words.join(" ")
-}
-
-fn join(ids: &[i32]) -> String {
-    ids.iter()
-        .map(|id| id.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -10,11 +10,11 @@ pub const HOST_NAME_MAX: usize = 64;
 /// Refuses a hostname the kernel would refuse, before we create anything.
 pub fn validate_hostname(name: &str) -> Result<(), Error> {
     if name.len() > HOST_NAME_MAX {
-        return Err(Error::BadInput(format!(
-            "hostname '{name}' is {} bytes long; the kernel allows at most \
-             {HOST_NAME_MAX} (HOST_NAME_MAX). Pick a shorter --hostname.",
-            name.len()
-        )));
+        // What is wrong, in the kernel's terms; the lesson adds which option to fix.
+        return Err(Error::HostnameTooLong {
+            name: name.to_string(),
+            limit: HOST_NAME_MAX,
+        });
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
-use crate::container::netlink::Netlink;
+use crate::container::net::netlink::Netlink;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
 

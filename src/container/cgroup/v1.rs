@@ -6,7 +6,10 @@
 //! machine already put on us still apply to the container too. v1 allows a cgroup
 //! with processes to have children.
 
-use super::{Cgroup, Limits, Usage, keyed_value, remove_dir_when_empty, write_file};
+use super::common::{
+    Cgroup, keyed_value, mount_point_and_type, remove_dir_when_empty, write_file,
+};
+use super::limits::{CPU_PERIOD_US, Limits, Usage};
 use crate::container::Error;
 use nix::unistd::Pid;
 use std::io;
@@ -28,7 +31,7 @@ pub struct V1Cgroup {
 /// `rw,cpu,cpuacct`.
 pub fn mount_of(mountinfo: &str, controller: &str) -> Option<String> {
     mountinfo.lines().find_map(|line| {
-        let (mount_point, fstype) = super::mount_point_and_type(line);
+        let (mount_point, fstype) = mount_point_and_type(line);
         let options = line.rsplit(' ').next()?;
         (fstype == "cgroup" && options.split(',').any(|o| o == controller))
             .then(|| mount_point.to_string())
@@ -138,7 +141,7 @@ impl Cgroup for V1Cgroup {
             }
         }
         if let Some(cpus) = limits.cpus {
-            write("cpu", "cpu.cfs_period_us", super::CPU_PERIOD_US.to_string())?;
+            write("cpu", "cpu.cfs_period_us", CPU_PERIOD_US.to_string())?;
             write("cpu", "cpu.cfs_quota_us", cpus.quota_us().to_string())?;
         }
         if let Some(pids) = limits.pids {

@@ -6,7 +6,10 @@
 //! we make `nsbox/` under the root, which holds no process, switch the controllers
 //! on for its children, and put each container in a child of it.
 
-use super::{Cgroup, Limits, Usage, keyed_value, remove_dir_when_empty, write_file};
+use super::common::{
+    CONTROLLERS, Cgroup, keyed_value, remove_dir_when_empty, write_file,
+};
+use super::limits::{CPU_PERIOD_US, Limits, Usage};
 use crate::container::Error;
 use nix::unistd::Pid;
 use std::io;
@@ -57,7 +60,7 @@ impl V2Cgroup {
 fn enable_controllers(dir: &Path) -> io::Result<()> {
     let file = dir.join("cgroup.subtree_control");
     let enabled = std::fs::read_to_string(&file)?;
-    let missing: Vec<String> = super::CONTROLLERS
+    let missing: Vec<String> = CONTROLLERS
         .iter()
         .filter(|c| !enabled.split_whitespace().any(|e| e == **c))
         .map(|c| format!("+{c}"))
@@ -106,10 +109,7 @@ impl Cgroup for V2Cgroup {
             }
         }
         if let Some(cpus) = limits.cpus {
-            write(
-                "cpu.max",
-                format!("{} {}", cpus.quota_us(), super::CPU_PERIOD_US),
-            )?;
+            write("cpu.max", format!("{} {}", cpus.quota_us(), CPU_PERIOD_US))?;
         }
         if let Some(pids) = limits.pids {
             write("pids.max", pids.0.to_string())?;

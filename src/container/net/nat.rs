@@ -17,44 +17,14 @@
 //! The last run to leave deletes the table and puts `ip_forward` back as it found
 //! it.
 
-use super::Error;
-use super::net::{Attachment, NetworkConfig};
-use std::fmt;
+use super::config::{Attachment, NetworkConfig};
+use super::state_files::{open_locked, remove_state_file};
+use crate::container::{Error, programs};
 use std::io::{self, Read, Seek, Write};
 use std::process::{Command, Stdio};
-use std::str::FromStr;
 
 const TABLE: &str = "nsbox";
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
-
-/// `--publish HOST_PORT:CONTAINER_PORT` (TCP).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Publish {
-    pub host_port: u16,
-    pub container_port: u16,
-}
-
-impl FromStr for Publish {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Publish, String> {
-        let usage =
-            || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
-        let (host, container) = text.split_once(':').ok_or_else(usage)?;
-        let port =
-            |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
-        Ok(Publish {
-            host_port: port(host)?,
-            container_port: port(container)?,
-        })
-    }
-}
-
-impl fmt::Display for Publish {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}:{}", self.host_port, self.container_port)
-    }
-}
 
 /// The comment that marks this run's rules.
 fn tag() -> String {
@@ -111,8 +81,7 @@ pub fn add(
         saved.remember(&before)?;
     }
     if before != "1" {
-        std::fs::write(IP_FORWARD, "1")
-            .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+        std::fs::write(IP_FORWARD, "1").map_err(Error::network(IP_FORWARD))?;
         said.push(
             "sysctl -w net.ipv4.ip_forward=1 (put back when the last container \
              leaves)"
@@ -170,7 +139,7 @@ pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
             && read_ip_forward()? != value
         {
             std::fs::write(IP_FORWARD, &value)
-                .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))?;
+                .map_err(Error::network(IP_FORWARD))?;
             said.push(format!("sysctl -w net.ipv4.ip_forward={value} (as it was)"));
         }
         saved.forget()?;
@@ -181,13 +150,13 @@ pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
 fn read_ip_forward() -> Result<String, Error> {
     std::fs::read_to_string(IP_FORWARD)
         .map(|v| v.trim().to_string())
-        .map_err(|e| Error::Network(format!("{IP_FORWARD}: {e}")))
+        .map_err(Error::network(IP_FORWARD))
 }
 
 /// Runs `nft ARGS`, with `input` on its stdin; returns its stdout.
 fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
     // Found in /usr/sbin too: a root shell may have a PATH without it.
-    let program = super::programs::find("nft").unwrap_or_else(|| "nft".into());
+    let program = programs::find("nft").unwrap_or_else(|| "nft".into());
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -195,27 +164,18 @@ fn nft(args: &[&str], input: Option<&str>) -> Result<String, Error> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::Network(
-                "--nat and --publish need the nft program: \
-                 sudo apt-get install nftables"
-                    .into(),
-            ),
-            _ => Error::Network(format!("nft: {e}")),
+            io::ErrorKind::NotFound => Error::NftMissing,
+            _ => Error::network("nft")(e),
         })?;
     if let Some(text) = input {
         let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
     }
     drop(child.stdin.take());
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Network(format!("nft: {e}")))?;
+    let out = child.wait_with_output().map_err(Error::network("nft"))?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::Network(format!(
-            "nft {}: {}",
-            args.join(" "),
-            why.trim()
-        )));
+        let doing = format!("nft {}", args.join(" "));
+        return Err(Error::network(doing)(io::Error::other(why.trim())));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -231,8 +191,8 @@ struct SavedForwarding {
 impl SavedForwarding {
     fn lock(config: &NetworkConfig) -> Result<SavedForwarding, Error> {
         let path = config.state_dir.join("net").join("ip_forward");
-        let file = super::net::open_locked(&path)
-            .map_err(|e| Error::Network(format!("{}: {e}", path.display())))?;
+        let file = open_locked(&path)
+            .map_err(Error::network(path.display().to_string()))?;
         Ok(SavedForwarding { file, path })
     }
 
@@ -241,19 +201,19 @@ impl SavedForwarding {
         self.file
             .rewind()
             .and_then(|_| self.file.read_to_string(&mut text))
-            .map_err(|e| Error::Network(e.to_string()))?;
+            .map_err(Error::network(self.path.display().to_string()))?;
         Ok(Some(text.trim().to_string()).filter(|v| !v.is_empty()))
     }
 
     fn remember(&mut self, value: &str) -> Result<(), Error> {
         self.file
             .write_all(value.as_bytes())
-            .map_err(|e| Error::Network(e.to_string()))
+            .map_err(Error::network(self.path.display().to_string()))
     }
 
     /// Removes the file, and the folders it leaves empty.
     fn forget(self) -> Result<(), Error> {
-        super::net::remove_state_file(&self.path)
-            .map_err(|e| Error::Network(e.to_string()))
+        remove_state_file(&self.path)
+            .map_err(Error::network(self.path.display().to_string()))
     }
 }

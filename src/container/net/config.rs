@@ -1,0 +1,113 @@
+//! What a container's network is: what the student asked for ([`NetworkConfig`])
+//! and what one container got ([`Attachment`]).
+
+use super::subnet::Subnet;
+use crate::container::Error;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+pub const DEFAULT_BRIDGE: &str = "nsbox0";
+pub const DEFAULT_STATE_DIR: &str = "/run/nsbox";
+
+/// The longest name a network interface may have (`IFNAMSIZ` - 1).
+pub const MAX_LINK_NAME: usize = 15;
+
+/// What the student asked for: which bridge, which subnet, and where the leases
+/// live.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    pub bridge: String,
+    pub subnet: Subnet,
+    /// A fixed address for the container, or `None` for the next free one.
+    pub address: Option<Ipv4Addr>,
+    pub state_dir: PathBuf,
+    /// Remove the bridge when the last container using it exits.
+    pub remove_bridge: bool,
+    /// Masquerade the container's outgoing traffic behind the host's address.
+    pub nat: bool,
+    /// Host ports whose connections go on to the container.
+    pub publish: Vec<Publish>,
+}
+
+impl NetworkConfig {
+    /// Refuses what the kernel or the subnet would refuse, before anything is
+    /// created.
+    pub fn validate(&self) -> Result<(), Error> {
+        let name = &self.bridge;
+        if name.is_empty() || name.len() > MAX_LINK_NAME {
+            return Err(Error::BadInput(format!(
+                "bridge name '{name}' is {} bytes long; interface names are 1 to \
+                 {MAX_LINK_NAME} bytes (IFNAMSIZ)",
+                name.len()
+            )));
+        }
+        if name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
+            || name == "."
+            || name == ".."
+        {
+            return Err(Error::BadInput(format!(
+                "'{name}' cannot name a network interface"
+            )));
+        }
+        if let Some(address) = self.address {
+            let usable = self.subnet.container_addresses().any(|a| a == address);
+            if !usable {
+                return Err(Error::BadInput(format!(
+                    "{address} is not a container address in {} (the gateway is {})",
+                    self.subnet,
+                    self.subnet.gateway()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn lease_file(&self) -> PathBuf {
+        self.state_dir
+            .join("net")
+            .join(format!("{}.leases", self.bridge))
+    }
+}
+
+/// What one container got: its address and the names of its veth ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub address: Ipv4Addr,
+    pub subnet: Subnet,
+    /// The end on the host, attached to the bridge.
+    pub host_end: String,
+    /// The other end's name until the child renames it `eth0`.
+    pub peer_end: String,
+}
+
+/// A published port: connections to `host_port` on the host go on to
+/// `container_port` in the container (TCP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Publish {
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+impl FromStr for Publish {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Publish, String> {
+        let usage =
+            || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
+        let (host, container) = text.split_once(':').ok_or_else(usage)?;
+        let port =
+            |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
+        Ok(Publish {
+            host_port: port(host)?,
+            container_port: port(container)?,
+        })
+    }
+}
+
+impl fmt::Display for Publish {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}:{}", self.host_port, self.container_port)
+    }
+}

@@ -1,0 +1,73 @@
+//! The container's side, done by the child in its own network namespace: `lo` up,
+//! our veth end renamed `eth0`, its address, up, and the default route through the
+//! bridge. Each is a [`Step`] of the child's list, one `ip` command each.
+
+use super::config::Attachment;
+use super::netlink::Netlink;
+use crate::container::steps::Step;
+use std::io;
+
+// ANCHOR: inside_steps
+/// The steps that wire the child's end of the cable, in order: an interface that
+/// is up cannot be renamed, and the route needs `eth0` up with an address in the
+/// gateway's subnet.
+pub fn steps(attachment: &Attachment) -> Vec<Step> {
+    let eth0 = "eth0".to_string();
+    vec![
+        Step::LinkUp("lo".into()),
+        Step::RenameLink {
+            from: attachment.peer_end.clone(),
+            to: eth0.clone(),
+        },
+        Step::AddAddress {
+            link: eth0.clone(),
+            address: attachment.address,
+            prefix: attachment.subnet.prefix,
+        },
+        Step::LinkUp(eth0),
+        Step::AddDefaultRoute(attachment.subnet.gateway()),
+    ]
+}
+// ANCHOR_END: inside_steps
+
+// ANCHOR: configure_inside
+/// Runs in the child: one of the steps above, over a netlink socket opened here, in
+/// the child's own network namespace. (Other steps are not ours: nothing to do.)
+pub fn configure(step: &Step) -> io::Result<()> {
+    let mut netlink = Netlink::open()?;
+    match step {
+        // A namespace without `lo` (none we know of) needs nothing brought up.
+        Step::LinkUp(name) if name == "lo" => match netlink.link_index(name)? {
+            Some(lo) => netlink.set_up(lo),
+            None => Ok(()),
+        },
+        Step::LinkUp(name) => {
+            let index = index_of(&mut netlink, name)?;
+            netlink.set_up(index)
+        }
+        // ANCHOR: exercise
+        Step::RenameLink { from, to } => {
+            let index = index_of(&mut netlink, from)?;
+            netlink.rename(index, to)
+        }
+        Step::AddAddress {
+            link,
+            address,
+            prefix,
+        } => {
+            let index = index_of(&mut netlink, link)?;
+            netlink.add_address(index, *address, *prefix)
+        }
+        Step::AddDefaultRoute(gateway) => netlink.add_default_route(*gateway),
+        // ANCHOR_END: exercise
+        _ => Ok(()),
+    }
+}
+// ANCHOR_END: configure_inside
+
+/// The index of a link in this namespace, or `ENODEV` ("No such device").
+fn index_of(netlink: &mut Netlink, name: &str) -> io::Result<u32> {
+    netlink
+        .link_index(name)?
+        .ok_or_else(|| io::Error::from_raw_os_error(nix::libc::ENODEV))
+}

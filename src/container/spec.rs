@@ -1,0 +1,146 @@
+//! What to build: the container's specification, before anything exists.
+//!
+//! A [`Container`] says which namespaces to make, what to set up in them and what to
+//! run. It is plain data: nothing here touches the kernel, so a face (a lesson
+//! binary, later the `nsbox` runtime or an OCI `config.json`) can build one, and the
+//! library checks it with [`Container::validate`] before creating anything.
+
+use super::cgroup::Limits;
+use super::net::NetworkConfig;
+use super::user::IdMaps;
+use super::{Error, Namespace, Propagation, uts};
+use nix::sched::CloneFlags;
+
+/// What to isolate, and what to run once it is isolated.
+///
+/// Later lessons add fields here: uid/gid maps (05), a network (06), resource limits
+/// (07) and a root filesystem (the `nsbox` runtime).
+#[derive(Clone, Debug)]
+pub struct Container {
+    /// The new namespaces the child gets. Every namespace type not listed is shared
+    /// with us.
+    pub namespaces: Vec<Namespace>,
+    /// The hostname the child sets in its UTS namespace (only meaningful with
+    /// [`Namespace::Uts`]).
+    pub hostname: Option<String>,
+    /// The program and its arguments; `command[0]` is looked up in `$PATH`.
+    pub command: Vec<String>,
+    /// Run a tiny init as PID 1, which starts the command as PID 2 (see [`super::pid`]).
+    pub init: bool,
+    /// The propagation of the child's mount tree (only meaningful with
+    /// [`Namespace::Mount`]).
+    pub propagation: Propagation,
+    /// The uid/gid maps the parent writes (only meaningful with
+    /// [`Namespace::User`]); `None` leaves the ids unmapped.
+    pub id_maps: Option<IdMaps>,
+    /// The network to wire the child to (only meaningful with [`Namespace::Net`]);
+    /// `None` leaves its network namespace with only `lo`, down.
+    pub network: Option<NetworkConfig>,
+    /// Put the child in a cgroup of its own with these limits (`None`: no cgroup).
+    pub limits: Option<Limits>,
+    /// Ask the kernel to kill the child when its parent dies (`PR_SET_PDEATHSIG`),
+    /// so a killed lesson binary leaves no container running. On by default; a
+    /// container meant to outlive the command that started it turns it off.
+    pub die_with_parent: bool,
+}
+
+impl Container {
+    /// A container that runs `command` and isolates nothing yet.
+    pub fn new(command: Vec<String>) -> Self {
+        Container {
+            namespaces: Vec::new(),
+            hostname: None,
+            command,
+            init: false,
+            propagation: Propagation::default(),
+            id_maps: None,
+            network: None,
+            limits: None,
+            die_with_parent: true,
+        }
+    }
+
+    /// Ask for these new namespaces.
+    pub fn namespaces(
+        mut self,
+        namespaces: impl IntoIterator<Item = Namespace>,
+    ) -> Self {
+        self.namespaces.extend(namespaces);
+        self
+    }
+
+    /// Set this hostname inside the container.
+    pub fn hostname(mut self, name: &str) -> Self {
+        self.hostname = Some(name.to_string());
+        self
+    }
+
+    /// Run a tiny init as PID 1 that starts the command as its child.
+    pub fn with_init(mut self, init: bool) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Give the child's mount tree this propagation.
+    pub fn propagation(mut self, propagation: Propagation) -> Self {
+        self.propagation = propagation;
+        self
+    }
+
+    /// Map ids this way (`None`: leave them unmapped).
+    pub fn id_maps(mut self, maps: Option<IdMaps>) -> Self {
+        self.id_maps = maps;
+        self
+    }
+
+    /// Wire the child to a bridge on the host (`None`: no network but `lo`).
+    pub fn network(mut self, network: Option<NetworkConfig>) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// Give the child a cgroup of its own, with these limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = Some(limits);
+        self
+    }
+
+    /// Have the child killed when its parent dies (the default), or not.
+    pub fn die_with_parent(mut self, die: bool) -> Self {
+        self.die_with_parent = die;
+        self
+    }
+
+    /// The namespace part of the `clone(2)` flags.
+    pub fn clone_flags(&self) -> CloneFlags {
+        self.namespaces
+            .iter()
+            .filter(|ns| ns.made_by_clone())
+            .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
+    }
+
+    /// Checks everything that can be checked before anything is created.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.command.is_empty() {
+            return Err(Error::BadInput("no command to run".into()));
+        }
+        if let Some(name) = &self.hostname {
+            uts::validate_hostname(name)?;
+        }
+        if let Some(maps) = &self.id_maps {
+            maps.validate()?;
+        }
+        if let Some(network) = &self.network {
+            if !self.namespaces.contains(&Namespace::Net) {
+                return Err(Error::BadInput(
+                    "a network needs a new network namespace".into(),
+                ));
+            }
+            network.validate()?;
+        }
+        if self.init && !self.namespaces.contains(&Namespace::Pid) {
+            return Err(Error::InitNeedsPidNamespace);
+        }
+        Ok(())
+    }
+}
