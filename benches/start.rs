@@ -115,12 +115,20 @@ fn main() {
         eprintln!("{}", rows.last().unwrap());
     }
     let commands: Vec<&str> = NAMESPACES.iter().map(|(_, c)| *c).collect();
-    let medians = hyperfine(&commands);
+    let spreads = hyperfine_with_spread(&commands);
+    let (none, none_spread) = spreads[0];
     let namespace_rows: Vec<String> = NAMESPACES
         .iter()
-        .zip(&medians)
-        .map(|((name, _), median)| {
-            format!("| {name} | {} | {} |", ms(*median), ms(median - medians[0]))
+        .zip(&spreads)
+        .map(|((name, _), (median, spread))| {
+            // A difference smaller than the runs' own spread is no cost we can see.
+            let more = median - none;
+            let cost = if more.abs() <= spread.max(none_spread) {
+                "within the noise".to_string()
+            } else {
+                ms(more)
+            };
+            format!("| {name} | {} | {cost} |", ms(*median))
         })
         .collect();
     let _ = std::fs::remove_dir_all(&state);
@@ -153,6 +161,14 @@ fn lesson_command(pair: &Pair, state: &Path) -> String {
 
 /// Runs hyperfine on `commands` in one run and returns their medians in seconds.
 fn hyperfine(commands: &[&str]) -> Vec<f64> {
+    hyperfine_with_spread(commands)
+        .into_iter()
+        .map(|(median, _)| median)
+        .collect()
+}
+
+/// Each command's median and standard deviation, in seconds, from one hyperfine run.
+fn hyperfine_with_spread(commands: &[&str]) -> Vec<(f64, f64)> {
     let json = std::env::temp_dir()
         .join(format!("nsbox-bench-{}.json", std::process::id()));
     let status = Command::new("hyperfine")
@@ -170,7 +186,10 @@ fn hyperfine(commands: &[&str]) -> Vec<f64> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|result| result["median"].as_f64().unwrap())
+        .map(|result| {
+            let number = |field: &str| result[field].as_f64().unwrap();
+            (number("median"), number("stddev"))
+        })
         .collect()
 }
 
