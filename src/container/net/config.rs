@@ -80,6 +80,8 @@ pub struct Attachment {
     pub host_end: String,
     /// The other end's name until the child renames it `eth0`.
     pub peer_end: String,
+    /// The comment on its NAT rules, so they can be found and removed.
+    pub tag: String,
 }
 
 /// A published port: connections to `host_port` on the host go on to
