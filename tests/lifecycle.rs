@@ -159,6 +159,52 @@ fn two_containers_with_the_same_command_at_once(_host: HostGuard) {
     assert!(!root.exists(), "the state root is removed once empty");
 }
 
+/// `exec` joins a running container's namespaces (through a pidfd) and cgroup: the
+/// command sees the container's hostname and is a small pid in its PID namespace.
+#[rstest]
+fn exec_joins_a_running_container(_host: HostGuard) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("lifecycle-exec");
+    let root = dir.path.join("state");
+    let name = &unique("exec");
+    let mut created = lifecycle::create(&sleeper(name), &root, &quiet()).unwrap();
+    let not_yet = lifecycle::exec(&root, &id(name), &["true".into()]);
+    assert!(
+        matches!(not_yet, Err(Error::NotRunning { .. })),
+        "{not_yet:?}"
+    );
+    lifecycle::start(&mut created, &quiet()).unwrap();
+    let seen = dir.path.join("seen");
+    let script = format!(
+        "{{ hostname; readlink /proc/self/ns/uts; echo $$; \
+         cat /proc/self/cgroup; }} > {}",
+        seen.display()
+    );
+    let command = ["sh".to_string(), "-c".into(), script];
+    let ending = lifecycle::exec(&root, &id(name), &command).unwrap();
+    assert_eq!(ending.shell_code(), 0);
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[0], "box", "{seen}");
+    let uts = std::fs::read_link(format!("/proc/{}/ns/uts", created.pid())).unwrap();
+    assert_eq!(lines[1], uts.to_str().unwrap(), "{seen}");
+    let inside: i32 = lines[2].parse().unwrap();
+    assert!(
+        inside > 1 && inside < 10,
+        "pid {inside} in the container: {seen}"
+    );
+    assert!(
+        seen.contains(&format!("nsbox-{name}")),
+        "not in its cgroup: {seen}"
+    );
+    let failed = lifecycle::exec(&root, &id(name), &["false".into()]).unwrap();
+    assert_eq!(failed.shell_code(), 1);
+    let pid = created.pid();
+    kill_and_delete(&root, name, pid);
+    drop(created);
+    assert!(!root.exists(), "the state root is left");
+}
+
 /// When the starter is killed.
 #[derive(Clone, Copy, Debug)]
 enum Stage {

@@ -1,5 +1,6 @@
 //! A container's life as separate operations, as the OCI runtime spec has them:
-//! [`create()`], [`start()`], [`wait()`], [`state()`], [`kill()`], [`delete()`].
+//! [`create()`], [`start()`], [`wait()`], [`state()`], [`kill()`], [`delete()`],
+//! and [`exec()`] to run another command in a running container.
 //!
 //! `create` makes everything and leaves the container's process waiting at the
 //! door; `start` lets it through to its command; `wait` sees it end. Each records
@@ -12,12 +13,14 @@
 
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod start;
 mod wait;
 
 pub use create::create;
 pub use delete::delete;
+pub use exec::exec;
 pub use kill::{kill, state};
 pub use start::start;
 pub use wait::wait;
