@@ -205,6 +205,35 @@ fn exec_joins_a_running_container(_host: HostGuard) {
     assert!(!root.exists(), "the state root is left");
 }
 
+/// A lesson binary as the starter: its container is named after its pid, and its
+/// record is in /run/nsbox. SIGKILLed while its container runs, it cleans up
+/// nothing; `delete`, from the record, removes its cgroup and state folder.
+#[rstest]
+fn delete_cleans_up_after_a_killed_lesson(_host: HostGuard) {
+    let args = ["--network", "none", "--pids", "20", "sleep", "600"];
+    let lesson = Running::start("07-cgroups", &args);
+    let root = Path::new(nsbox::container::state::DEFAULT_ROOT);
+    let name = &lesson.pid().to_string();
+    wait_until("the lesson's container runs", || {
+        lifecycle::state(root, &id(name)).is_ok_and(|s| s.status == Status::Running)
+    });
+    let state = lifecycle::state(root, &id(name)).unwrap();
+    assert!(!state.cleanup.cgroup.is_empty());
+    assert!(state.cleanup.cgroup.iter().all(|dir| dir.exists()));
+    lesson.signal(Signal::SIGKILL);
+    let run = lesson.finish();
+    assert_eq!(run.code, 137, "{}", run.stderr);
+    wait_until("the container is gone", || {
+        lifecycle::state(root, &id(name)).unwrap().status == Status::Stopped
+    });
+    assert!(root.join(name).exists(), "the record outlives the lesson");
+    lifecycle::delete(root, &id(name), &quiet()).unwrap();
+    for dir in &state.cleanup.cgroup {
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+    assert!(!root.join(name).exists(), "the state folder is left");
+}
+
 /// When the starter is killed.
 #[derive(Clone, Copy, Debug)]
 enum Stage {
