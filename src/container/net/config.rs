@@ -22,6 +22,8 @@ pub struct NetworkConfig {
     pub subnet: Subnet,
     /// A fixed address for the container, or `None` for the next free one.
     pub address: Option<Ipv4Addr>,
+    /// The state root: the network's files are in `<state_dir>/net/`, beside the
+    /// containers' folders (`lifecycle::create` sets it to the root it is given).
     pub state_dir: PathBuf,
     /// Remove the bridge when the last container using it exits.
     pub remove_bridge: bool,
