@@ -4,7 +4,8 @@
 use crate::container::cgroup::{Cpus, Limits, MIN_MEMORY, MemorySize, PidCount};
 use crate::container::net::{self, NetworkConfig, Publish, Subnet};
 use crate::container::{
-    self, Container, Error, IdMaps, IdRange, Narrator, Propagation,
+    self, Container, ContainerId, Error, IdMaps, IdRange, Narrator, Propagation,
+    state,
 };
 use clap::Args;
 use std::net::Ipv4Addr;
@@ -237,7 +238,13 @@ pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
     // later lessons sum it up in one line.
     let narrator =
         Narrator::new(program, quiet).with_namespace_table(program == "01-uts");
-    match container::run(container, &narrator) {
+    // A lesson's container is named after the lesson's pid: one container per run,
+    // and the names the chapters show (nsb<pid>, nsbox-<pid>, "10.89.0.2 <pid>")
+    // stay the ones the transcripts recorded.
+    let id = ContainerId::new(&std::process::id().to_string())
+        .expect("a pid is a valid id");
+    let container = container.clone().id(id);
+    match container::run(&container, &state_root(&container), &narrator) {
         Ok(ending) => ExitCode::from(ending.shell_code()),
         Err(error) => {
             narrator.error(explain(&error));
@@ -246,6 +253,39 @@ pub fn run(program: &str, container: &Container, quiet: bool) -> ExitCode {
     }
 }
 // ANCHOR_END: run
+
+/// Where the container's state folder goes: with the network's files (`--state-dir`)
+/// when there is a network, else in `/run/nsbox`. An ordinary user (or root in a
+/// user namespace) cannot write there, so (as rootless runc does) theirs goes to
+/// `$XDG_RUNTIME_DIR/nsbox` if that folder is theirs (sudo may pass root's on), else
+/// to `/tmp/nsbox-<uid>`.
+fn state_root(container: &Container) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    if let Some(network) = &container.network {
+        return network.state_dir.clone();
+    }
+    let uid = nix::unistd::geteuid();
+    let runtime_dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.metadata().is_ok_and(|m| m.uid() == uid.as_raw()));
+    let temporary = std::env::temp_dir().join(format!("nsbox-{uid}"));
+    [
+        Some(PathBuf::from(state::DEFAULT_ROOT)),
+        runtime_dir.map(|d| d.join("nsbox")),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|root| can_write(root))
+    .unwrap_or(temporary)
+}
+
+/// Can we make or write in `path`? Asks the kernel (`access(2)`) about it, or about
+/// the first folder above it that exists.
+fn can_write(path: &std::path::Path) -> bool {
+    use nix::unistd::{AccessFlags, access};
+    let existing = path.ancestors().find(|p| p.exists());
+    existing.is_some_and(|p| access(p, AccessFlags::W_OK).is_ok())
+}
 
 // ANCHOR: explain
 /// The error as the student reads it. The library says what is wrong, and never

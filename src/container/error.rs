@@ -95,6 +95,29 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// A container id the library cannot use; nothing was created.
+    #[error("{0}")]
+    BadId(String),
+
+    /// A container with this id exists already (its state directory does).
+    #[error("a container with id '{id}' exists already ({})", dir.display())]
+    ContainerExists { id: String, dir: std::path::PathBuf },
+
+    /// No container with this id (no state directory under the root).
+    #[error("no container with id '{id}' ({} does not exist)", dir.display())]
+    NoSuchContainer { id: String, dir: std::path::PathBuf },
+
+    /// The container is not running, so it cannot be sent a signal.
+    #[error("container '{id}' is not running")]
+    NotRunning { id: String },
+
+    /// Reading or writing the container's state record failed.
+    #[error("state: {doing}: {error}")]
+    State {
+        doing: String,
+        error: std::io::Error,
+    },
+
     /// `clone(2)` itself said no.
     #[error("clone({flags}) failed: {errno}{hint}")]
     Clone {
@@ -129,6 +152,7 @@ impl Error {
             Error::BadInput(_)
             | Error::HostnameTooLong { .. }
             | Error::InitNeedsPidNamespace
+            | Error::BadId(_)
             | Error::NoFreeAddress { .. } => 2,
             Error::Child(child) => child.exit_code(),
             _ => 125,
@@ -141,6 +165,12 @@ impl Error {
     ) -> impl FnOnce(std::io::Error) -> Error {
         let doing = doing.into();
         move |error| Error::Network { doing, error }
+    }
+
+    /// Shorthand for a failed state file operation.
+    pub fn state(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let doing = doing.into();
+        move |error| Error::State { doing, error }
     }
 
     /// Shorthand for a failed system call.

@@ -3,7 +3,10 @@
 //!
 //! One file per idea:
 //! - [`spec`]: the [`Container`], what to build;
-//! - [`run()`]: the whole life of a container, from the parent's side;
+//! - [`id`]: the container's id, which names everything it has on the host;
+//! - [`state`]: its state folder and record (`/run/nsbox/<id>/state.json`);
+//! - [`lifecycle`]: create, start, wait, state, kill, delete, as separate calls;
+//!   [`run()`]: all of them in a row, as the lessons use them;
 //! - [`namespaces`]: the eight namespace types and how to see which ones a process
 //!   has;
 //! - [`spawn`]: `clone(2)` with the flags we ask for, and what the child does before
@@ -24,9 +27,9 @@
 //! - [`narrate`]: the [`Narrator`], telling the student what just happened;
 //! - [`describe`]: the words it uses for the container and its child.
 //!
-//! Imports point one way: `run.rs` uses everything, [`spec`] only the types it holds,
-//! and no two files use each other. A later lesson adds a file here and a field to
-//! [`Container`]; it changes nothing else.
+//! Imports point one way: `lifecycle/` uses everything, [`spec`] only the types it
+//! holds, and no two files use each other. A later lesson adds a file here and a
+//! field to [`Container`]; it changes nothing else.
 
 pub mod cgroup;
 pub mod child;
@@ -35,6 +38,8 @@ pub mod error;
 pub mod exec;
 pub mod exit;
 pub mod handshake;
+pub mod id;
+pub mod lifecycle;
 pub mod mount;
 pub mod namespaces;
 pub mod narrate;
@@ -46,15 +51,19 @@ mod run;
 pub mod signals;
 pub mod spawn;
 pub mod spec;
+pub mod state;
 pub mod steps;
 pub mod user;
 pub mod uts;
 
 pub use error::Error;
 pub use exit::Ending;
+pub use id::ContainerId;
+pub use lifecycle::Created;
 pub use mount::Propagation;
 pub use namespaces::Namespace;
 pub use narrate::Narrator;
 pub use run::run;
 pub use spec::Container;
+pub use state::{State, Status};
 pub use user::{IdMaps, IdRange};

@@ -8,7 +8,7 @@
 use super::cgroup::Limits;
 use super::net::NetworkConfig;
 use super::user::IdMaps;
-use super::{Error, Namespace, Propagation, uts};
+use super::{ContainerId, Error, Namespace, Propagation, uts};
 use nix::sched::CloneFlags;
 
 /// What to isolate, and what to run once it is isolated.
@@ -17,6 +17,8 @@ use nix::sched::CloneFlags;
 /// (07) and a root filesystem (the `nsbox` runtime).
 #[derive(Clone, Debug)]
 pub struct Container {
+    /// Its name, and the root of every name it has on the host (see [`super::id`]).
+    pub id: ContainerId,
     /// The new namespaces the child gets. Every namespace type not listed is shared
     /// with us.
     pub namespaces: Vec<Namespace>,
@@ -48,6 +50,7 @@ impl Container {
     /// A container that runs `command` and isolates nothing yet.
     pub fn new(command: Vec<String>) -> Self {
         Container {
+            id: ContainerId::generate(),
             namespaces: Vec::new(),
             hostname: None,
             command,
@@ -58,6 +61,12 @@ impl Container {
             limits: None,
             die_with_parent: true,
         }
+    }
+
+    /// Call it this (instead of a generated id).
+    pub fn id(mut self, id: ContainerId) -> Self {
+        self.id = id;
+        self
     }
 
     /// Ask for these new namespaces.

@@ -178,12 +178,15 @@ impl HostGuard {
 }
 
 impl HostGuard {
-    /// Kills what is left of the groups the test started (a failed test included).
+    /// Kills what is left of the groups the test started (a failed test included),
+    /// and deletes the containers the killed lessons left.
     fn kill_started_groups(&self) {
-        for group in process::started_since(self.since) {
+        let groups = process::started_since(self.since);
+        for group in &groups {
             let _ =
-                nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                nix::sys::signal::killpg(*group, nix::sys::signal::Signal::SIGKILL);
         }
+        super::state::delete_left_records(&groups);
     }
 }
 

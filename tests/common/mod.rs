@@ -12,6 +12,7 @@ pub mod process;
 pub mod repository;
 pub mod run;
 pub mod running;
+pub mod state;
 pub mod transcript;
 pub mod users;
 

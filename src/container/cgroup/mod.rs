@@ -28,7 +28,7 @@ pub use limits::{
     CPU_PERIOD_US, Cpus, Limits, MIN_MEMORY, MemorySize, PidCount, Usage, mebibytes,
 };
 
-use super::Error;
+use super::{ContainerId, Error};
 use common::mount_point_and_type;
 use std::fmt;
 
@@ -98,13 +98,35 @@ pub fn detect() -> Result<Layout, Error> {
 }
 // ANCHOR_END: detect
 
-/// Makes the container's cgroup, named after our pid, in the version this machine
-/// uses.
-pub fn create(layout: &Layout) -> Result<Box<dyn Cgroup>, Error> {
-    let name = format!("nsbox-{}", std::process::id());
+/// Makes the container's cgroup, `nsbox-<id>`, in the version this machine uses.
+pub fn create(layout: &Layout, id: &ContainerId) -> Result<Box<dyn Cgroup>, Error> {
+    let name = id.cgroup_name();
     let cgroup: Box<dyn Cgroup> = match layout {
         Layout::V2 { mount } => Box::new(v2::V2Cgroup::create(mount, &name)?),
         Layout::V1 { .. } => Box::new(v1::V1Cgroup::create(&name)?),
     };
     Ok(cgroup)
 }
+
+// ANCHOR: remove_recorded
+/// Removes a cgroup known only by its directories (read from a state record, after
+/// the process that made it is gone): kills what is left in each, removes it, and
+/// the v2 `nsbox/` folder above it if no other container uses it.
+pub fn remove_recorded(dirs: &[std::path::PathBuf]) -> std::io::Result<()> {
+    let mut first_error = None;
+    for dir in dirs {
+        // cgroup.kill (v2, Linux 5.14+) kills every process in the cgroup at once.
+        let kill = dir.join("cgroup.kill");
+        if kill.exists() {
+            let _ = std::fs::write(&kill, "1");
+        }
+        if let Err(e) = common::remove_dir_when_empty(dir) {
+            first_error.get_or_insert(e);
+        }
+        if let Some(parent) = dir.parent().filter(|p| p.ends_with("nsbox")) {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+// ANCHOR_END: remove_recorded

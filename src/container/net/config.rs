@@ -22,6 +22,8 @@ pub struct NetworkConfig {
     pub subnet: Subnet,
     /// A fixed address for the container, or `None` for the next free one.
     pub address: Option<Ipv4Addr>,
+    /// The state root: the network's files are in `<state_dir>/net/`, beside the
+    /// containers' folders (`lifecycle::create` sets it to the root it is given).
     pub state_dir: PathBuf,
     /// Remove the bridge when the last container using it exits.
     pub remove_bridge: bool,
@@ -80,6 +82,8 @@ pub struct Attachment {
     pub host_end: String,
     /// The other end's name until the child renames it `eth0`.
     pub peer_end: String,
+    /// The comment on its NAT rules, so they can be found and removed.
+    pub tag: String,
 }
 
 /// A published port: connections to `host_port` on the host go on to

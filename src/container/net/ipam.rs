@@ -6,7 +6,7 @@
 
 use super::config::{Attachment, NetworkConfig};
 use super::state_files::{open_locked, remove_state_file};
-use crate::container::Error;
+use crate::container::{ContainerId, Error, state};
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
 use std::net::Ipv4Addr;
@@ -18,12 +18,11 @@ struct LeaseFile {
     path: PathBuf,
 }
 
-/// One line of the lease file: `ADDRESS PID`, the pid of the lesson binary holding
-/// it.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// One line of the lease file: `ADDRESS ID`, the id of the container holding it.
+#[derive(Clone, Debug, PartialEq)]
 struct Lease {
     address: Ipv4Addr,
-    holder: i32,
+    holder: String,
 }
 
 impl LeaseFile {
@@ -34,9 +33,9 @@ impl LeaseFile {
     }
 
     // ANCHOR: read_leases
-    /// The leases whose holder is still running (a crashed run's lease is free
-    /// again).
-    fn read(&mut self) -> io::Result<Vec<Lease>> {
+    /// The leases whose holder still exists: its state folder is next to `net/`
+    /// (a container deleted, or never fully made, frees its lease).
+    fn read(&mut self, root: &Path) -> io::Result<Vec<Lease>> {
         let mut text = String::new();
         self.file.rewind()?;
         self.file.read_to_string(&mut text)?;
@@ -46,10 +45,10 @@ impl LeaseFile {
                 let (address, holder) = line.split_once(' ')?;
                 Some(Lease {
                     address: address.parse().ok()?,
-                    holder: holder.parse().ok()?,
+                    holder: holder.to_string(),
                 })
             })
-            .filter(|lease| Path::new(&format!("/proc/{}", lease.holder)).exists())
+            .filter(|lease| state::exists(root, &lease.holder))
             .collect();
         Ok(leases)
     }
@@ -73,14 +72,14 @@ impl LeaseFile {
 
 // ANCHOR: lease
 /// Picks the container's address (the one asked for, or the lowest free one) and
-/// records it under our pid. The veth ends are named after our pid too, so they are
-/// unique on the host.
-pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
+/// records it under the container's id. The veth ends and the NAT rules are named
+/// after the id too, so they are unique on the host.
+pub fn lease(config: &NetworkConfig, id: &ContainerId) -> Result<Attachment, Error> {
     let io_error = |e: io::Error| {
         Error::network(format!("lease file {}", config.lease_file().display()))(e)
     };
     let mut file = LeaseFile::open(config).map_err(io_error)?;
-    let mut leases = file.read().map_err(io_error)?;
+    let mut leases = file.read(&config.state_dir).map_err(io_error)?;
     let taken = |address: Ipv4Addr| leases.iter().any(|l| l.address == address);
     let address = match config.address {
         Some(address) if taken(address) => {
@@ -97,14 +96,16 @@ pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
             })?
         }
     };
-    let holder = std::process::id() as i32;
+    let holder = id.to_string();
     leases.push(Lease { address, holder });
     file.write(&leases).map_err(io_error)?;
+    let (host_end, peer_end) = id.veth_names();
     Ok(Attachment {
         address,
         subnet: config.subnet,
-        host_end: format!("nsb{holder}"),
-        peer_end: format!("nsp{holder}"),
+        host_end,
+        peer_end,
+        tag: id.nat_tag(),
     })
 }
 // ANCHOR_END: lease
@@ -113,7 +114,7 @@ pub fn lease(config: &NetworkConfig) -> Result<Attachment, Error> {
 /// bridge.
 pub fn release(config: &NetworkConfig, address: Ipv4Addr) -> io::Result<usize> {
     let mut file = LeaseFile::open(config)?;
-    let mut leases = file.read()?;
+    let mut leases = file.read(&config.state_dir)?;
     leases.retain(|l| l.address != address);
     let left = leases.len();
     file.write(&leases)?;

@@ -11,7 +11,7 @@
 //! ```text
 //!   host                              container
 //!   nsbox0 (bridge, 10.89.0.1/24)
-//!     └── nsb<pid> ═══ veth pair ═══ eth0 (10.89.0.2/24), default via 10.89.0.1
+//!     └── nsb<id> ═══ veth pair ═══ eth0 (10.89.0.2/24), default via 10.89.0.1
 //! ```
 //!
 //! One file per concern: [`ipam`] hands out addresses, [`bridge`] makes the bridge,
@@ -152,7 +152,7 @@ pub fn detach(
         }
     }
     if config.nat || !config.publish.is_empty() {
-        for line in nat::remove(config)? {
+        for line in nat::remove(config, &attachment.tag)? {
             narrator.say(line);
         }
     }

@@ -13,7 +13,7 @@
 //! large one, and `nft` is what every distribution ships to speak it.
 //!
 //! All our rules live in one table, `ip nsbox`; each rule carries the comment
-//! `nsbox-<pid>` of the run that added it, so that run can remove exactly its own.
+//! `nsbox-<id>` of the container that added it, so it can remove exactly its own.
 //! The last run to leave deletes the table and puts `ip_forward` back as it found
 //! it.
 
@@ -26,16 +26,12 @@ use std::process::{Command, Stdio};
 const TABLE: &str = "nsbox";
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
-/// The comment that marks this run's rules.
-fn tag() -> String {
-    format!("nsbox-{}", std::process::id())
-}
-
 // ANCHOR: rules
 /// The nftables script for one container: the table and its chains (`add` leaves
 /// them alone if they exist), then this container's rules.
 pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
-    let (address, bridge, tag) = (attachment.address, &config.bridge, tag());
+    let (address, bridge, tag) =
+        (attachment.address, &config.bridge, &attachment.tag);
     let add_chain = |name: &str, hook: &str, priority: &str| {
         format!(
             "add chain ip {TABLE} {name} \
@@ -100,16 +96,15 @@ pub fn add(
 }
 // ANCHOR_END: add
 
-/// Removes this run's rules; the last run also removes the table and restores
-/// forwarding.
-pub fn remove(config: &NetworkConfig) -> Result<Vec<String>, Error> {
+/// Removes the rules marked `tag`; the last container also removes the table and
+/// restores forwarding.
+pub fn remove(config: &NetworkConfig, tag: &str) -> Result<Vec<String>, Error> {
     let mut said = Vec::new();
     let mut saved = SavedForwarding::lock(config)?;
     // No table: our rules never made it (nft failed part-way), so there is nothing
     // to delete.
     let listing =
         nft(&["-a", "list", "table", "ip", TABLE], None).unwrap_or_default();
-    let tag = tag();
     let mut chain = "";
     let mut others = 0;
     for line in listing.lines().map(str::trim) {

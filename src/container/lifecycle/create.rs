@@ -1,0 +1,218 @@
+//! `create`: everything the container needs, made from the outside, and its
+//! process waiting at the door for `start`.
+
+use super::{Created, Resources, stop};
+use crate::container::cgroup::{self, Cgroup};
+use crate::container::describe::{
+    describe_new_namespaces, narrate_child, narrate_plan,
+};
+use crate::container::net::{self, Attachment};
+use crate::container::signals::{self, SignalInbox};
+use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
+use crate::container::{
+    Container, Error, Namespace, Narrator, child, privileges, spawn, user,
+};
+use nix::sys::signal::SigSet;
+use nix::unistd::Pid;
+use std::path::Path;
+
+// ANCHOR: create
+/// Checks the container, claims its id under `root`, makes its cgroup, leases its
+/// address, clones its process and prepares it from outside. The process then
+/// waits for [`super::start()`]. If anything fails, whatever was made is removed
+/// again (by [`super::delete()`], from the record).
+pub fn create(
+    container: &Container,
+    root: &Path,
+    narrator: &Narrator,
+) -> Result<Created, Error> {
+    container.validate()?;
+    privileges::check(narrator.program(), container)?;
+    let container = with_network_root(container, root);
+    let dir = StateDir::claim(root, &container.id)?;
+    let mut record = State::new(&container.id);
+    // The signals we pass on stay blocked in this thread from now on (the child
+    // unblocks them before `exec`): one that comes after `wait` returned must not
+    // kill us during `delete`.
+    let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
+    let result = dir
+        .write(&record)
+        .and_then(|()| make(container, dir, &mut record, old_mask, narrator));
+    if result.is_err() {
+        if record.pid > 0 {
+            stop(Pid::from_raw(record.pid));
+        }
+        let _ = super::delete(root, &record_id(&record), narrator);
+    }
+    result
+}
+// ANCHOR_END: create
+
+/// The network's shared files (leases, saved `ip_forward`) live under the same
+/// root as the containers' folders: a lease is held while its holder's folder is
+/// there.
+fn with_network_root(container: &Container, root: &Path) -> Container {
+    let mut container = container.clone();
+    if let Some(network) = &mut container.network {
+        network.state_dir = root.to_path_buf();
+    }
+    container
+}
+
+fn record_id(record: &State) -> crate::container::ContainerId {
+    crate::container::ContainerId::new(&record.id).expect("checked by create")
+}
+
+/// Makes each thing and writes it down in the record before the next, so a
+/// `delete` from the record finds whatever exists at any moment.
+fn make(
+    container: Container,
+    dir: StateDir,
+    record: &mut State,
+    old_mask: SigSet,
+    narrator: &Narrator,
+) -> Result<Created, Error> {
+    let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
+    let cgroup = make_cgroup(&container, narrator)?;
+    if let Some(cgroup) = &cgroup {
+        record.cleanup.cgroup = cgroup.paths().iter().map(Into::into).collect();
+        dir.write(record)?;
+    }
+    let network = lease_address(&container, narrator)?;
+    if let (Some(config), Some(attachment)) = (&container.network, &network) {
+        record.cleanup.network = Some(NetworkRecord {
+            bridge: config.bridge.clone(),
+            subnet: config.subnet.to_string(),
+            address: attachment.address,
+            host_end: attachment.host_end.clone(),
+            peer_end: attachment.peer_end.clone(),
+            nat: config.nat || !config.publish.is_empty(),
+            nat_tag: attachment.tag.clone(),
+            remove_bridge: config.remove_bridge,
+        });
+        dir.write(record)?;
+    }
+    let resources = Resources { network, cgroup };
+    narrator.say(format!(
+        "clone({}): asking the kernel for a child process{}",
+        spawn::flag_names(&container.namespaces),
+        describe_new_namespaces(&container)
+    ));
+    let steps = child::plan(&container, resources.network.as_ref());
+    let child = spawn::spawn(&container, &steps, &old_mask)?;
+    record.pid = child.pid.as_raw();
+    record.cleanup.start_time = state::start_time_of(record.pid).unwrap_or(0);
+    dir.write(record)?;
+    // The child is waiting for Go: this is when the parent looks at it (and, in
+    // later lessons, writes its uid maps, moves a veth into it, puts it in a
+    // cgroup).
+    narrate_child(child.pid, narrator)?;
+    prepare_from_outside(&container, &resources, child.pid, narrator)?;
+    narrate_plan(&steps, narrator);
+    record.status = Status::Created;
+    dir.write(record)?;
+    Ok(Created {
+        container,
+        dir,
+        record: record.clone(),
+        resources,
+        steps,
+        child,
+        inbox,
+    })
+}
+
+// ANCHOR: make_cgroup
+/// Makes the container's cgroup and writes its limits, before anything else exists.
+fn make_cgroup(
+    container: &Container,
+    narrator: &Narrator,
+) -> Result<Option<Box<dyn Cgroup>>, Error> {
+    let Some(limits) = &container.limits else {
+        return Ok(None);
+    };
+    let layout = cgroup::detect()?;
+    let made = cgroup::create(&layout, &container.id)?;
+    narrator.say(format!("{layout}: mkdir {}", made.paths().join(" ")));
+    match made.apply(limits) {
+        Ok(written) => {
+            for line in written {
+                narrator.say(format!("wrote {line}"));
+            }
+            Ok(Some(made))
+        }
+        Err(error) => {
+            let _ = made.remove();
+            Err(Error::Cgroup(error.to_string()))
+        }
+    }
+}
+// ANCHOR_END: make_cgroup
+
+/// Picks the container's address before anything else is created.
+fn lease_address(
+    container: &Container,
+    narrator: &Narrator,
+) -> Result<Option<Attachment>, Error> {
+    let Some(config) = &container.network else {
+        return Ok(None);
+    };
+    let attachment = net::lease(config, &container.id)?;
+    narrator.say(format!(
+        "leased {} in {} (gateway {}) for this container",
+        attachment.address,
+        config.subnet,
+        config.subnet.gateway()
+    ));
+    Ok(Some(attachment))
+}
+
+// ANCHOR: prepare_from_outside
+/// What the parent sets up for the child while it waits. Each lesson that needs a
+/// step done from outside adds it here.
+fn prepare_from_outside(
+    container: &Container,
+    resources: &Resources,
+    child: Pid,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    if container.namespaces.contains(&Namespace::User) {
+        write_id_maps(container, child, narrator)?;
+    }
+    if let (Some(config), Some(attachment)) =
+        (&container.network, &resources.network)
+    {
+        net::attach(config, attachment, child.as_raw() as u32, narrator)?;
+    }
+    if let Some(cgroup) = &resources.cgroup {
+        // Before Go: the command's first instruction already runs under the limits.
+        cgroup
+            .attach(child)
+            .map_err(|e| Error::Cgroup(e.to_string()))?;
+        narrator.say(format!(
+            "echo {child} > cgroup.procs: the child is in its cgroup before it \
+             runs anything"
+        ));
+    }
+    Ok(())
+}
+// ANCHOR_END: prepare_from_outside
+
+fn write_id_maps(
+    container: &Container,
+    child: Pid,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    let Some(maps) = &container.id_maps else {
+        narrator.say(
+            "no uid/gid map written: inside, every id is unmapped and \
+                      shows as 65534",
+        );
+        return Ok(());
+    };
+    let privileged = privileges::can_map_any_ids()?;
+    for line in user::write_maps(child, maps, privileged)? {
+        narrator.say(format!("wrote {line}"));
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! `exec`: another command in a running container, as `docker exec` or `nsbox
+//! exec` runs it.
+//!
+//! We join the container's namespaces with `setns(2)`, given a *pidfd* of its
+//! process (`pidfd_open(2)`, Linux 5.8+): one call joins them all at once, and the
+//! pidfd names that very process, so a pid the kernel reused cannot fool us.
+
+use super::state;
+use crate::container::exit::Ending;
+use crate::container::state::Status;
+use crate::container::{ContainerId, Error, Namespace, exec};
+use nix::sched::CloneFlags;
+use nix::sys::signal::SigSet;
+use nix::sys::wait::waitpid;
+use nix::unistd::{ForkResult, Pid, fork};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+// ANCHOR: exec
+/// Runs `command` in the running container `id`, in its namespaces and cgroup, and
+/// returns how it ended.
+pub fn exec(
+    root: &Path,
+    id: &ContainerId,
+    command: &[String],
+) -> Result<Ending, Error> {
+    let state = state(root, id)?;
+    if command.is_empty() {
+        return Err(Error::BadInput("no command to run".into()));
+    }
+    if state.status != Status::Running {
+        return Err(Error::NotRunning { id: id.to_string() });
+    }
+    let pidfd = pidfd_open(state.pid).map_err(Error::sys("pidfd_open"))?;
+    let flags = namespaces_to_join(state.pid);
+    // SAFETY: the child only makes system calls and execs (or exits); fork(2)
+    // leaves it a working copy of our memory, with one thread.
+    match unsafe { fork() }.map_err(Error::sys("fork"))? {
+        ForkResult::Child => {
+            let code = join_and_run(&pidfd, flags, &state.cleanup.cgroup, command);
+            std::process::exit(code)
+        }
+        ForkResult::Parent { child } => wait_for(child),
+    }
+}
+// ANCHOR_END: exec
+
+/// The namespaces of the container's process that are not ours (joining one we
+/// are in already is an error).
+fn namespaces_to_join(pid: i32) -> CloneFlags {
+    let link = |who: &str, ns: Namespace| {
+        std::fs::read_link(format!("/proc/{who}/ns/{}", ns.proc_name())).ok()
+    };
+    Namespace::ALL
+        .into_iter()
+        .filter(|&ns| link(&pid.to_string(), ns) != link("thread-self", ns))
+        .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
+}
+
+/// In the forked child: into the cgroup (while we may still write there), into
+/// the namespaces, then fork once more and run the command.
+fn join_and_run(
+    pidfd: &OwnedFd,
+    flags: CloneFlags,
+    cgroup: &[PathBuf],
+    command: &[String],
+) -> i32 {
+    for dir in cgroup {
+        let me = std::process::id().to_string();
+        if std::fs::write(dir.join("cgroup.procs"), me).is_err() {
+            return 125;
+        }
+    }
+    if nix::sched::setns(pidfd, flags).is_err() {
+        return 125;
+    }
+    // Surprise: joining a PID namespace changes the namespace of our *children*
+    // only (we keep our pid). So the command must be a child of ours.
+    // SAFETY: as above; this process has one thread.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            // create blocked some signals in the thread that called it; the
+            // command starts with none blocked, as after a shell.
+            let _ = SigSet::empty().thread_set_mask();
+            let errno = exec::exec(command);
+            std::process::exit(if errno == nix::errno::Errno::ENOENT {
+                127
+            } else {
+                126
+            })
+        }
+        Ok(ForkResult::Parent { child }) => match wait_for(child) {
+            Ok(ending) => ending.shell_code() as i32,
+            Err(_) => 125,
+        },
+        Err(_) => 125,
+    }
+}
+
+fn wait_for(child: Pid) -> Result<Ending, Error> {
+    loop {
+        let status = waitpid(child, None).map_err(Error::sys("waitpid"))?;
+        if let Some(ending) = Ending::from_wait_status(status) {
+            return Ok(ending);
+        }
+    }
+}
+
+/// `pidfd_open(2)`: a file descriptor that names one process (nix has no wrapper).
+fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: a plain system call with two integer arguments.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(nix::errno::Errno::last());
+    }
+    // SAFETY: the kernel just gave us this descriptor, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
