@@ -64,18 +64,15 @@ fn under_sudo_root_inside_is_the_user_behind_sudo(_host: HostGuard) {
     let file = dir.path.join("made-inside");
     let script = format!("id -u; touch {}", file.display());
     let me = UNPRIVILEGED.to_string();
-    let out = std::process::Command::new(bin("05-user"))
+    let mut command = std::process::Command::new(bin("05-user"));
+    command
         .args(["sh", "-c", &script])
         .env("SUDO_UID", &me)
-        .env("SUDO_GID", &me)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .env("SUDO_GID", &me);
+    let run = run_command(command, "");
+    let stderr = &run.stderr;
     assert_eq!(
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).trim()
-        ),
+        (Some(run.code), run.stdout.trim()),
         (Some(0), "0"),
         "{stderr}"
     );
@@ -327,17 +324,11 @@ fn transcript_under_sudo(_host: HostGuard) {
             "id; cat /proc/self/uid_map",
         ],
     ] {
-        let out = std::process::Command::new(bin("05-user"))
-            .args(args)
-            .env("SUDO_UID", &me)
-            .env("SUDO_GID", &me)
-            .output()
-            .unwrap();
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-        );
-        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let mut command = std::process::Command::new(bin("05-user"));
+        command.args(args).env("SUDO_UID", &me).env("SUDO_GID", &me);
+        let run = run_command(command, "");
+        let (stdout, stderr) = (run.stdout, run.stderr);
+        assert_eq!(run.code, 0, "{stderr}");
         // As on a terminal: the narration up to "go!" comes before the command's
         // output.
         let output = match stderr.trim_end().rsplit_once('\n') {
@@ -384,18 +375,10 @@ fn transcript_userns_off() {
 /// sets them; returns the exit code and stdout followed by stderr.
 fn under_sudo(args: &[&str]) -> (Option<i32>, String) {
     let me = UNPRIVILEGED.to_string();
-    let out = std::process::Command::new(bin("05-user"))
-        .args(args)
-        .env("SUDO_UID", &me)
-        .env("SUDO_GID", &me)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
+    let mut command = std::process::Command::new(bin("05-user"));
+    command.args(args).env("SUDO_UID", &me).env("SUDO_GID", &me);
+    let run = run_command(command, "");
+    (Some(run.code), format!("{}{}", run.stdout, run.stderr))
 }
 
 /// Exercise 2: with root's help, a range of 65536 ids. Files made inside by uid 0
