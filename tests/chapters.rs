@@ -1504,7 +1504,10 @@ fn plan(chapter: &str) -> Vec<Step> {
             start(12, FIRST),
             run(13, SECOND),
             wait_for_end(FIRST).exits(1, 137),
-            run(14, SECOND).prints(1, "10.89.0.2").prints(2, "nsbox-"),
+            run(14, SECOND)
+                .prints(1, "\"status\"")
+                .prints(2, "10.89.0.2")
+                .prints(3, "nsbox-"),
         ],
         "lessons/07-cgroups/README.md" => vec![
             run(1, FIRST),
