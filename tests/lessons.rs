@@ -13,18 +13,6 @@ use nsbox::container::Namespace;
 use nsbox::lessons::{self, Lesson};
 use rstest::rstest;
 
-/// Every namespace type, as `/proc/<pid>/ns/` names them.
-const ALL_TYPES: [Namespace; 8] = [
-    Namespace::Cgroup,
-    Namespace::Ipc,
-    Namespace::Mount,
-    Namespace::Net,
-    Namespace::Pid,
-    Namespace::Time,
-    Namespace::User,
-    Namespace::Uts,
-];
-
 /// Options that keep a lesson's run small: no network on the host to set up.
 fn quiet_options(lesson: &Lesson) -> &'static [&'static str] {
     if lesson.isolates(Namespace::Net) {
@@ -37,7 +25,7 @@ fn quiet_options(lesson: &Lesson) -> &'static [&'static str] {
 /// The namespace types in which a running container differs from us, read from
 /// /proc: a different inode is a different namespace.
 fn new_namespaces_of(child: &str) -> Vec<Namespace> {
-    ALL_TYPES
+    Namespace::ALL
         .into_iter()
         .filter(|ns| {
             let ours = ns_inode("self", ns.proc_name()).unwrap();
