@@ -28,7 +28,7 @@ fn assert_cgroups_removed(narration: &str) {
     let made = narration
         .lines()
         .find_map(|l| l.split(": mkdir ").nth(1))
-        .expect("a cgroup was made");
+        .unwrap_or_else(|| panic!("no cgroup was made:\n{narration}"));
     for dir in made.split_whitespace() {
         assert!(dir.contains("nsbox-"), "{dir}");
         assert!(!Path::new(dir).exists(), "cgroup {dir} was left behind");
