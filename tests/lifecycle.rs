@@ -297,6 +297,113 @@ fn delete_cleans_up_after_a_killed_starter(
     assert!(!root.exists(), "the state root is left");
 }
 
+/// 07-cgroups with a cgroup, a network and NAT, SIGKILLed right after each line of
+/// its narration in turn: while it makes the cgroup, leases the address, clones,
+/// writes maps, makes the veth and the rules, runs the command, and while it cleans
+/// up. Each time, `delete` from whatever record is left must leave nothing: no
+/// cgroup, veth, lease, NAT rule, `ip_forward` change or state folder. Runs in a
+/// network namespace of this test thread's own (the lessons it starts join it).
+#[rstest]
+fn delete_cleans_up_after_the_starter_is_killed_at_any_step(_host: HostGuard) {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    let dir = TempDir::new("lifecycle-every-step");
+    let root = dir.path.join("state");
+    let root_text = root.display().to_string();
+    let args = [
+        "--state-dir",
+        &root_text,
+        "--nat",
+        "--memory",
+        "50M",
+        "--",
+        "true",
+    ];
+    let whole = Running::start("07-cgroups", &args).finish();
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let steps = whole.stderr.lines().count();
+    assert!(steps > 15, "a short narration: {}", whole.stderr);
+    assert_nothing_left(&root, &whole_name(&whole));
+    for step in 1..=steps {
+        let mut lesson = Running::start("07-cgroups", &args);
+        let name = lesson.pid().to_string();
+        let last = lesson.wait_for_lines(Source::Stderr, step);
+        lesson.signal(Signal::SIGKILL);
+        let run = lesson.finish();
+        match lifecycle::delete(&root, &id(&name), &quiet()) {
+            Ok(()) | Err(Error::NoSuchContainer { .. }) => {}
+            Err(error) => panic!("killed after {last:?}: delete failed: {error}"),
+        }
+        let left = things_left(&root, &name);
+        assert!(
+            left.is_empty(),
+            "killed after line {step} ({last:?}), delete left {left:?}\n{}",
+            run.stderr
+        );
+    }
+}
+
+/// The container id of a finished lesson: its pid, read from its cgroup's name.
+fn whole_name(run: &Run) -> String {
+    let after = run.stderr.split("nsbox-").nth(1).expect("a cgroup named");
+    after.chars().take_while(char::is_ascii_digit).collect()
+}
+
+fn assert_nothing_left(root: &Path, name: &str) {
+    let left = things_left(root, name);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// What container `name` still holds, read from the kernel: its cgroup folders, its
+/// veth (the kernel removes a pair a little after its namespace died, so this waits
+/// a bounded time for it), its lease, NAT rules, `ip_forward`, state folder.
+fn things_left(root: &Path, name: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let veth = format!("nsb{name}");
+    let start = Instant::now();
+    while links().contains(&veth) && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if links().contains(&veth) {
+        left.push(format!("veth {veth}"));
+    }
+    let cgroup = format!("nsbox-{name}");
+    for found in folders_named(Path::new("/sys/fs/cgroup"), &cgroup) {
+        left.push(format!("cgroup {}", found.display()));
+    }
+    if nft_rules().contains(&format!("nsbox-{name}")) {
+        left.push("a NAT rule".into());
+    }
+    let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    if forward.trim() != "0" {
+        left.push("ip_forward is 1".into());
+    }
+    if root.exists() {
+        let files = host_command("find", &[&root.display().to_string()]);
+        left.push(format!("state files:\n{files}"));
+    }
+    left
+}
+
+/// Folders called `name` under `top`, at any depth. Other tests make and remove
+/// cgroups meanwhile, so a folder that vanishes while we look is skipped.
+fn folders_named(top: &Path, name: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(top) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let is_folder = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_folder {
+            continue;
+        }
+        if entry.file_name() == name {
+            found.push(entry.path());
+        }
+        found.extend(folders_named(&entry.path(), name));
+    }
+    found
+}
+
 /// Forks a starter that creates the container (and starts it, at `Stage::Running`),
 /// says so on a pipe, and waits to be killed.
 fn fork_starter(container: &Container, root: &Path, stage: Stage) -> Pid {

@@ -83,9 +83,20 @@ pub enum Error {
     )]
     NftMissing,
 
-    /// Making, limiting or removing the container's cgroup failed.
-    #[error("cgroup: {0}")]
-    Cgroup(String),
+    /// Making, limiting or removing the container's cgroup failed: what we were
+    /// doing, and what the kernel said.
+    #[error("cgroup: {doing}: {error}")]
+    Cgroup {
+        doing: String,
+        error: std::io::Error,
+    },
+
+    /// No cgroup filesystem here has every controller a limit needs.
+    #[error(
+        "cgroup: no cgroup tree here has the {missing} controller(s): is \
+         /sys/fs/cgroup mounted?"
+    )]
+    NoCgroupControllers { missing: String },
 
     /// Setting up the container's network failed: what we were doing (the `ip` or
     /// `nft` command, or the file), and what the kernel or the program said.
@@ -165,6 +176,12 @@ impl Error {
     ) -> impl FnOnce(std::io::Error) -> Error {
         let doing = doing.into();
         move |error| Error::Network { doing, error }
+    }
+
+    /// Shorthand for a failed cgroup step.
+    pub fn cgroup(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let doing = doing.into();
+        move |error| Error::Cgroup { doing, error }
     }
 
     /// Shorthand for a failed state file operation.

@@ -101,6 +101,31 @@ impl Running {
         }
     }
 
+    /// Waits until `count` lines have come from `source`, and returns the last.
+    pub fn wait_for_lines(&mut self, source: Source, count: usize) -> String {
+        let deadline = Instant::now() + RUN_LIMIT;
+        loop {
+            let lines = match source {
+                Source::Stdout => &self.stdout,
+                Source::Stderr => &self.stderr,
+            };
+            if lines.len() >= count {
+                return lines[count - 1].clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((from, line)) => self.keep(from, &line),
+                Err(_) => {
+                    self.started.stop();
+                    panic!(
+                        "fewer than {count} {source:?} lines came; stdout: {:?}, stderr: {:?}",
+                        self.stdout, self.stderr
+                    );
+                }
+            }
+        }
+    }
+
     fn keep(&mut self, from: Source, line: &str) {
         match from {
             Source::Stdout => self.stdout.push(line.to_string()),

@@ -2,6 +2,7 @@
 //! the controllers we use, and small helpers for cgroup files.
 
 use super::limits::{Limits, Usage};
+use crate::container::Error;
 use nix::unistd::Pid;
 use std::io;
 use std::time::Duration;
@@ -13,8 +14,10 @@ pub const CONTROLLERS: [&str; 3] = ["memory", "cpu", "pids"];
 // ANCHOR: cgroup_trait
 /// A container's cgroup, whichever version it lives in.
 pub trait Cgroup {
-    /// Its directories, for the narration.
+    /// Its directories: known before they exist, so they can be written down first.
     fn paths(&self) -> Vec<String>;
+    /// Makes its directories (`mkdir`).
+    fn make(&self) -> Result<(), Error>;
     /// Writes the limits; returns what it wrote, one `file = value` per line.
     fn apply(&self, limits: &Limits) -> io::Result<Vec<String>>;
     /// Moves a process (and so, later, its children) into the cgroup.

@@ -62,7 +62,7 @@ impl fmt::Display for Layout {
 /// trees have all of [`CONTROLLERS`].
 pub fn detect() -> Result<Layout, Error> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| Error::Cgroup(format!("/proc/self/mountinfo: {e}")))?;
+        .map_err(Error::cgroup("reading /proc/self/mountinfo"))?;
     let mut v2_mount = None;
     for line in mountinfo.lines() {
         let (mount_point, fstype) = mount_point_and_type(line);
@@ -91,19 +91,19 @@ pub fn detect() -> Result<Layout, Error> {
             hybrid: v2_mount.is_some(),
         });
     }
-    Err(Error::Cgroup(format!(
-        "no cgroup tree here has the {} controller(s): is /sys/fs/cgroup mounted?",
-        missing.join(", ")
-    )))
+    Err(Error::NoCgroupControllers {
+        missing: missing.join(", "),
+    })
 }
 // ANCHOR_END: detect
 
-/// Makes the container's cgroup, `nsbox-<id>`, in the version this machine uses.
-pub fn create(layout: &Layout, id: &ContainerId) -> Result<Box<dyn Cgroup>, Error> {
+/// The container's cgroup, `nsbox-<id>`, in the version this machine uses: where
+/// its directories go. [`Cgroup::make`] makes them.
+pub fn planned(layout: &Layout, id: &ContainerId) -> Result<Box<dyn Cgroup>, Error> {
     let name = id.cgroup_name();
     let cgroup: Box<dyn Cgroup> = match layout {
-        Layout::V2 { mount } => Box::new(v2::V2Cgroup::create(mount, &name)?),
-        Layout::V1 { .. } => Box::new(v1::V1Cgroup::create(&name)?),
+        Layout::V2 { mount } => Box::new(v2::V2Cgroup::planned(mount, &name)),
+        Layout::V1 { .. } => Box::new(v1::V1Cgroup::planned(&name)?),
     };
     Ok(cgroup)
 }

@@ -57,11 +57,11 @@ pub fn own_cgroup(controller: &str) -> String {
 
 // ANCHOR: create_v1
 impl V1Cgroup {
-    /// `mkdir` in the memory, cpu, cpuacct and pids trees, under our own cgroup in
+    /// A folder in the memory, cpu, cpuacct and pids trees, under our own cgroup in
     /// each.
-    pub fn create(name: &str) -> Result<V1Cgroup, Error> {
+    pub fn planned(name: &str) -> Result<V1Cgroup, Error> {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| Error::Cgroup(e.to_string()))?;
+            .map_err(Error::cgroup("reading /proc/self/mountinfo"))?;
         let mut dirs: Vec<(String, PathBuf)> = Vec::new();
         for controller in V1_CONTROLLERS {
             let Some(mount) = mount_of(&mountinfo, controller) else {
@@ -75,14 +75,18 @@ impl V1Cgroup {
             if dirs.iter().any(|(_, d)| *d == dir) {
                 continue; // co-mounted with one we have already (cpu,cpuacct)
             }
-            if let Err(e) = std::fs::create_dir(&dir) {
-                let cgroup = V1Cgroup { dirs };
-                let _ = cgroup.remove();
-                return Err(Error::Cgroup(format!("mkdir {}: {e}", dir.display())));
-            }
             dirs.push((controller.to_string(), dir));
         }
         Ok(V1Cgroup { dirs })
+    }
+
+    /// `mkdir` in each tree.
+    fn make_dirs(&self) -> Result<(), Error> {
+        for (_, dir) in &self.dirs {
+            std::fs::create_dir(dir)
+                .map_err(Error::cgroup(format!("mkdir {}", dir.display())))?;
+        }
+        Ok(())
     }
 }
 // ANCHOR_END: create_v1
@@ -112,6 +116,10 @@ impl Cgroup for V1Cgroup {
             .iter()
             .map(|(_, d)| d.display().to_string())
             .collect()
+    }
+
+    fn make(&self) -> Result<(), Error> {
+        self.make_dirs()
     }
 
     fn apply(&self, limits: &Limits) -> io::Result<Vec<String>> {

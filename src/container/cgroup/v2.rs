@@ -23,33 +23,32 @@ pub struct V2Cgroup {
 
 // ANCHOR: create_v2
 impl V2Cgroup {
-    /// `mkdir /sys/fs/cgroup/nsbox/NAME`, after switching on the controllers on the
-    /// way down.
-    pub fn create(mount: &str, name: &str) -> Result<V2Cgroup, Error> {
-        let root = Path::new(mount);
-        let parent = root.join("nsbox");
+    /// `/sys/fs/cgroup/nsbox/NAME`.
+    pub fn planned(mount: &str, name: &str) -> V2Cgroup {
+        let parent = Path::new(mount).join("nsbox");
         let dir = parent.join(name);
-        let failed = |e: io::Error| Error::Cgroup(e.to_string());
+        V2Cgroup { dir, parent }
+    }
+
+    /// `mkdir`, after switching on the controllers on the way down.
+    fn make_dirs(&self) -> Result<(), Error> {
+        let root = self.parent.parent().expect("nsbox/ is under the mount");
+        let mkdir = format!("mkdir {}", self.dir.display());
         // Another run may remove an empty `nsbox/` between our mkdirs: try again
         // then.
         for _ in 0..3 {
-            enable_controllers(root).map_err(failed)?;
-            make_dir(&parent).map_err(failed)?;
-            enable_controllers(&parent).map_err(failed)?;
-            match std::fs::create_dir(&dir) {
-                Ok(()) => return Ok(V2Cgroup { dir, parent }),
+            let enabling = "switching on the controllers";
+            enable_controllers(root).map_err(Error::cgroup(enabling))?;
+            make_dir(&self.parent).map_err(Error::cgroup(enabling))?;
+            enable_controllers(&self.parent).map_err(Error::cgroup(enabling))?;
+            match std::fs::create_dir(&self.dir) {
+                Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(Error::Cgroup(format!(
-                        "mkdir {}: {e}",
-                        dir.display()
-                    )));
-                }
+                Err(e) => return Err(Error::cgroup(mkdir)(e)),
             }
         }
-        Err(Error::Cgroup(format!(
-            "mkdir {}: its parent kept vanishing",
-            dir.display()
+        Err(Error::cgroup(mkdir)(io::Error::other(
+            "its parent kept vanishing",
         )))
     }
 }
@@ -90,6 +89,10 @@ impl V2Cgroup {
 impl Cgroup for V2Cgroup {
     fn paths(&self) -> Vec<String> {
         vec![self.dir.display().to_string()]
+    }
+
+    fn make(&self) -> Result<(), Error> {
+        self.make_dirs()
     }
 
     fn apply(&self, limits: &Limits) -> io::Result<Vec<String>> {

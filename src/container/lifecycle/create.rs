@@ -73,11 +73,7 @@ fn make(
     narrator: &Narrator,
 ) -> Result<Created, Error> {
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
-    let cgroup = make_cgroup(&container, narrator)?;
-    if let Some(cgroup) = &cgroup {
-        record.cleanup.cgroup = cgroup.paths().iter().map(Into::into).collect();
-        dir.write(record)?;
-    }
+    let cgroup = make_cgroup(&container, &dir, record, narrator)?;
     let network = lease_address(&container, narrator)?;
     if let (Some(config), Some(attachment)) = (&container.network, &network) {
         record.cleanup.network = Some(NetworkRecord {
@@ -124,28 +120,30 @@ fn make(
 
 // ANCHOR: make_cgroup
 /// Makes the container's cgroup and writes its limits, before anything else exists.
+/// Its folders go into the record before they are made: killed between the two, we
+/// leave a record that `delete` can clean up from, never a folder nobody knows of.
 fn make_cgroup(
     container: &Container,
+    dir: &StateDir,
+    record: &mut State,
     narrator: &Narrator,
 ) -> Result<Option<Box<dyn Cgroup>>, Error> {
     let Some(limits) = &container.limits else {
         return Ok(None);
     };
     let layout = cgroup::detect()?;
-    let made = cgroup::create(&layout, &container.id)?;
-    narrator.say(format!("{layout}: mkdir {}", made.paths().join(" ")));
-    match made.apply(limits) {
-        Ok(written) => {
-            for line in written {
-                narrator.say(format!("wrote {line}"));
-            }
-            Ok(Some(made))
-        }
-        Err(error) => {
-            let _ = made.remove();
-            Err(Error::Cgroup(error.to_string()))
-        }
+    let cgroup = cgroup::planned(&layout, &container.id)?;
+    record.cleanup.cgroup = cgroup.paths().iter().map(Into::into).collect();
+    dir.write(record)?;
+    cgroup.make()?;
+    narrator.say(format!("{layout}: mkdir {}", cgroup.paths().join(" ")));
+    let written = cgroup
+        .apply(limits)
+        .map_err(Error::cgroup("writing the limits"))?;
+    for line in written {
+        narrator.say(format!("wrote {line}"));
     }
+    Ok(Some(cgroup))
 }
 // ANCHOR_END: make_cgroup
 
@@ -188,7 +186,7 @@ fn prepare_from_outside(
         // Before Go: the command's first instruction already runs under the limits.
         cgroup
             .attach(child)
-            .map_err(|e| Error::Cgroup(e.to_string()))?;
+            .map_err(Error::cgroup("moving the child into it"))?;
         narrator.say(format!(
             "echo {child} > cgroup.procs: the child is in its cgroup before it \
              runs anything"

@@ -42,15 +42,17 @@ pub fn delete(
         match cgroup::remove_recorded(cgroup) {
             Ok(()) => narrator.say(format!("removed {}", paths.join(" "))),
             Err(error) => {
-                narrator.error(format!("cgroup: {error}"));
-                first_error.get_or_insert(Error::Cgroup(error.to_string()));
+                let error = Error::cgroup("removing it")(error);
+                narrator.error(&error);
+                first_error.get_or_insert(error);
             }
         }
     }
-    match first_error {
-        Some(error) => Err(error),
-        None => dir.remove(),
+    if let Some(error) = first_error {
+        return Err(error);
     }
+    net::release_all(root, id).map_err(Error::network("the lease files"))?;
+    dir.remove()
 }
 // ANCHOR_END: delete
 

@@ -27,7 +27,10 @@ struct Lease {
 
 impl LeaseFile {
     fn open(config: &NetworkConfig) -> io::Result<LeaseFile> {
-        let path = config.lease_file();
+        LeaseFile::open_at(config.lease_file())
+    }
+
+    fn open_at(path: PathBuf) -> io::Result<LeaseFile> {
         let file = open_locked(&path)?;
         Ok(LeaseFile { file, path })
     }
@@ -119,4 +122,26 @@ pub fn release(config: &NetworkConfig, address: Ipv4Addr) -> io::Result<usize> {
     let left = leases.len();
     file.write(&leases)?;
     Ok(left)
+}
+
+/// Gives back every address `id` holds under `root`, on any bridge. `delete` calls
+/// it last: a starter killed right after it leased an address, before it wrote the
+/// lease in the container's record, leaves a line only this finds.
+pub fn release_all(root: &Path, id: &ContainerId) -> io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(root.join("net")) else {
+        return Ok(()); // no network was ever leased under this root
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "leases") {
+            let mut file = LeaseFile::open_at(path)?;
+            let mut leases = file.read(root)?;
+            leases.retain(|l| l.holder != id.as_str());
+            file.write(&leases)?;
+        }
+    }
+    // Killed between its `mkdir` and its first lease file, a starter leaves an
+    // empty `net/`.
+    let _ = std::fs::remove_dir(root.join("net"));
+    Ok(())
 }

@@ -32,7 +32,7 @@ pub use config::{
     Attachment, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME, NetworkConfig,
     Publish,
 };
-pub use ipam::{lease, release};
+pub use ipam::{lease, release, release_all};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
 
 use super::{Error, Narrator};

@@ -13,17 +13,22 @@ use std::path::Path;
 /// Surprise: whoever held the lock before us may have deleted the file (the last
 /// lease gone) while we waited. We would then hold a lock on a file nobody else can
 /// find any more, so we check that the path still names the file we locked, and
-/// start again if not.
+/// start again if not. (Its folder may vanish too, between our `mkdir` and `open`:
+/// then we also start again.)
 pub fn open_locked(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::MetadataExt;
     loop {
         std::fs::create_dir_all(path.parent().unwrap())?;
-        let file = File::options()
+        let opened = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(path)?;
+            .open(path);
+        let file = match opened {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            other => other?,
+        };
         #[allow(deprecated)]
         // nix's newer Flock type takes the file by value; this is plainer
         nix::fcntl::flock(
