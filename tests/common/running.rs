@@ -87,17 +87,8 @@ impl Running {
                     return lines[*seen - 1].clone();
                 }
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((from, line)) => self.keep(from, &line),
-                Err(_) => {
-                    self.started.stop();
-                    panic!(
-                        "no {source:?} line containing {text:?} came; stdout: {:?}, stderr: {:?}",
-                        self.stdout, self.stderr
-                    );
-                }
-            }
+            let waited_for = format!("a {source:?} line containing {text:?}");
+            self.receive(deadline, &waited_for);
         }
     }
 
@@ -112,16 +103,22 @@ impl Running {
             if lines.len() >= count {
                 return lines[count - 1].clone();
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok((from, line)) => self.keep(from, &line),
-                Err(_) => {
-                    self.started.stop();
-                    panic!(
-                        "fewer than {count} {source:?} lines came; stdout: {:?}, stderr: {:?}",
-                        self.stdout, self.stderr
-                    );
-                }
+            self.receive(deadline, &format!("{source:?} line {count}"));
+        }
+    }
+
+    /// Keeps the next line from either source; if none comes by `deadline`, stops
+    /// the program and fails the test.
+    fn receive(&mut self, deadline: Instant, waited_for: &str) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok((from, line)) => self.keep(from, &line),
+            Err(_) => {
+                self.started.stop();
+                panic!(
+                    "{waited_for} never came; stdout: {:?}, stderr: {:?}",
+                    self.stdout, self.stderr
+                );
             }
         }
     }
