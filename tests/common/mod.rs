@@ -18,7 +18,8 @@ pub mod users;
 
 pub use host_guard::{HostGuard, host, host_exclusive};
 pub use proc::{
-    host_hostname, host_pids, ns_inode, pids_in_namespace, status_field,
+    cgroup_dirs_of, host_hostname, host_pids, ns_inode, pids_in_namespace,
+    status_field,
 };
 pub use process::{RUN_LIMIT, Started, read_in_background};
 pub use repository::give_to_repository_owner;
