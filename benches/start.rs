@@ -3,12 +3,24 @@
 //! hyperfine, and writes the table the book's appendix "How fast is a container?"
 //! shows (book/src/speed/start.md).
 //!
+//! Then it starts 50 networked containers, 10 at a time, and measures whether the
+//! last starts as fast as the first. Any argument after `--` picks what runs by
+//! name (`-- 06`, `-- scale`); the namespaces' table always runs.
+//!
 //! It runs as root (cargo's runner, scripts/as-root, asks sudo), inside a network
 //! namespace of its own: the bridge and the veth pairs of lesson 06 and 07 are made
 //! there, and vanish with it. Performance is measured here, never in timed tests.
 
+// The paths of the lesson binaries, shared with the tests.
+#[path = "../tests/common/binaries.rs"]
+mod binaries;
+
+use binaries::bin;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A lesson and what it is compared with, in the same hyperfine run.
 struct Pair {
@@ -97,9 +109,10 @@ fn main() {
     enter_own_network_namespace();
     let state = tempdir();
     let mut rows = Vec::new();
+    let wanted =
+        |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o));
     for pair in PAIRS {
-        if !only.is_empty() && !only.iter().any(|o| pair.lesson.contains(o.as_str()))
-        {
+        if !wanted(pair.lesson) {
             continue;
         }
         let lesson = lesson_command(pair, &state);
@@ -131,26 +144,178 @@ fn main() {
             format!("| {name} | {} | {cost} |", ms(*median))
         })
         .collect();
+    let scale_rows: Vec<String> = wanted("scale")
+        .then(|| scale(&state).row())
+        .into_iter()
+        .collect();
     let _ = std::fs::remove_dir_all(&state);
     if only.is_empty() {
-        write_table(&rows, &namespace_rows);
+        write_table(&rows, &namespace_rows, &scale_rows);
     } else {
         eprintln!("{}", namespace_rows.join("\n"));
+        eprintln!("{}", scale_rows.join("\n"));
         eprintln!("(only some lessons ran: the book's table is left as it was)");
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Many containers at once.
+
+/// The scale measurement: this many containers of 06-net, this many starting at a
+/// time, all running at once before any stops; and the whole round this many times.
+const SCALE_CONTAINERS: usize = 50;
+const SCALE_AT_ONCE: usize = 10;
+const SCALE_ROUNDS: usize = 5;
+/// The port every container listens on, at its own address.
+const SCALE_PORT: u16 = 80;
+
+/// How long each container took to start, round by round, in the order they were
+/// started.
+struct Scale {
+    rounds: Vec<Vec<Duration>>,
+}
+
+impl Scale {
+    /// The table's row: the first, the median and the last container (for each, the
+    /// median of the rounds), last / first, and how many starts of all the rounds
+    /// took more than twice the median.
+    fn row(&self) -> String {
+        let by_order: Vec<Duration> = (0..SCALE_CONTAINERS)
+            .map(|n| median(self.rounds.iter().map(|round| round[n]).collect()))
+            .collect();
+        let first = by_order[0].as_secs_f64();
+        let last = by_order[SCALE_CONTAINERS - 1].as_secs_f64();
+        let middle = median(by_order);
+        let all: Vec<&Duration> = self.rounds.iter().flatten().collect();
+        let late = all.iter().filter(|t| **t > &(middle * 2)).count();
+        format!(
+            "| {} | {} | {} | {:.2}× | {late} of {} |",
+            ms(first),
+            ms(middle.as_secs_f64()),
+            ms(last),
+            last / first,
+            all.len()
+        )
+    }
+}
+
+/// Runs the rounds of the scale measurement.
+fn scale(state: &Path) -> Scale {
+    // The first container on a machine also makes the bridge: one before the
+    // measured ones, so that none of those pays for it.
+    ScaleContainer::start(state, 0).stop();
+    let rounds = (0..SCALE_ROUNDS).map(|_| scale_round(state)).collect();
+    Scale { rounds }
+}
+
+/// One round: starts the containers, [`SCALE_AT_ONCE`] at a time (each batch once
+/// the one before has started), then stops them all. Returns how long each took to
+/// start.
+fn scale_round(state: &Path) -> Vec<Duration> {
+    let mut running = Vec::new();
+    for first in (0..SCALE_CONTAINERS).step_by(SCALE_AT_ONCE) {
+        std::thread::scope(|scope| {
+            let batch: Vec<_> = (first..first + SCALE_AT_ONCE)
+                .map(|n| scope.spawn(move || ScaleContainer::start(state, n)))
+                .collect();
+            running.extend(batch.into_iter().map(|thread| thread.join().unwrap()));
+        });
+    }
+    let start_times = running.iter().map(|c| c.start_time).collect();
+    for container in running {
+        container.stop();
+    }
+    wait_until_the_bridge_has_no_ports();
+    start_times
+}
+
+/// A container of 06-net whose probe listens on [`SCALE_PORT`] and answers two
+/// connections: one to prove it started, one to stop it.
+struct ScaleContainer {
+    lesson: Child,
+    hostname: String,
+    address: SocketAddr,
+    /// From spawning the lesson until the container answered the host.
+    start_time: Duration,
+}
+
+impl ScaleContainer {
+    /// Starts container `n` and waits until it answers a TCP connection from the
+    /// host, over the bridge: that is when it has started.
+    fn start(state: &Path, n: usize) -> ScaleContainer {
+        let hostname = format!("box-{n}");
+        // Its own address, given: the lease file is read and written as without.
+        let address = Ipv4Addr::new(10, 89, 0, 2 + n as u8);
+        let spawned = Instant::now();
+        let mut lesson = Command::new(bin("06-net"))
+            .args(["--quiet", "--state-dir"])
+            .arg(state)
+            .args(["--hostname", &hostname, "--ip", &address.to_string()])
+            .args([bin("nsbox-probe"), "listen", &SCALE_PORT.to_string(), "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start 06-net");
+        // The probe prints "listening" once its socket is bound; connecting before
+        // that would be refused.
+        let mut line = String::new();
+        let stdout = lesson.stdout.as_mut().unwrap();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "listening", "{hostname} did not start");
+        let mut container = ScaleContainer {
+            lesson,
+            hostname,
+            address: SocketAddr::from((address, SCALE_PORT)),
+            start_time: Duration::ZERO,
+        };
+        container.check_answer();
+        container.start_time = spawned.elapsed();
+        container
+    }
+
+    /// Connects to the container and checks that it is this one that answers.
+    fn check_answer(&self) {
+        let mut stream =
+            TcpStream::connect_timeout(&self.address, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("connect to {}: {e}", self.address));
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer.trim(), format!("hello from {}", self.hostname));
+    }
+
+    /// The second connection: the probe answers it and exits, and so does the
+    /// lesson, once it has cleaned up.
+    fn stop(mut self) {
+        self.check_answer();
+        let status = self.lesson.wait().unwrap();
+        assert!(status.success(), "{} ended with {status}", self.hostname);
+    }
+}
+
+/// The kernel may still be taking the last veth pairs apart when their lessons
+/// have ended: the next round starts once the bridge has no port left.
+fn wait_until_the_bridge_has_no_ports() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ports = Command::new("ip")
+            .args(["-o", "link", "show", "master", "nsbox0"])
+            .output()
+            .expect("ip link show");
+        if ports.stdout.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the bridge keeps its ports");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The median of some durations.
+fn median(mut times: Vec<Duration>) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 fn lesson_command(pair: &Pair, state: &Path) -> String {
-    let binary = match pair.lesson {
-        "01-uts" => env!("CARGO_BIN_EXE_01-uts"),
-        "02-ipc" => env!("CARGO_BIN_EXE_02-ipc"),
-        "03-pid" => env!("CARGO_BIN_EXE_03-pid"),
-        "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
-        "05-user" => env!("CARGO_BIN_EXE_05-user"),
-        "06-net" => env!("CARGO_BIN_EXE_06-net"),
-        _ => env!("CARGO_BIN_EXE_07-cgroups"),
-    };
-    let mut words = vec![binary.to_string(), "--quiet".to_string()];
+    let mut words = vec![bin(pair.lesson).to_string(), "--quiet".to_string()];
     if pair.lesson >= "06" {
         words.extend(["--state-dir".to_string(), state.display().to_string()]);
     }
@@ -229,7 +394,7 @@ fn tempdir() -> PathBuf {
 }
 
 /// The tables, into the page the book's appendix includes.
-fn write_table(rows: &[String], namespace_rows: &[String]) {
+fn write_table(rows: &[String], namespace_rows: &[String], scale_rows: &[String]) {
     let machine = machine();
     let text = format!(
         "Measured with `cargo bench --bench start` on {machine}: medians of at least 40 \
@@ -237,9 +402,17 @@ fn write_table(rows: &[String], namespace_rows: &[String]) {
          | lesson (`--quiet /bin/true`) | median | reference, same run | median | ratio |\n\
          | --- | --- | --- | --- | --- |\n{}\n\n\
          What each namespace type costs on its own (`unshare --fork --TYPE /bin/true`):\n\n\
-         | namespace | median | more than none |\n| --- | --- | --- |\n{}\n",
+         | namespace | median | more than none |\n| --- | --- | --- |\n{}\n\n\
+         {SCALE_CONTAINERS} containers of `06-net`, {SCALE_AT_ONCE} starting at a time, \
+         all running at once before any stops. A container has started when it \
+         answers a TCP connection from the host, over the bridge; each time is the \
+         median of {SCALE_ROUNDS} rounds:\n\n\
+         | first | median | {SCALE_CONTAINERS}th | {SCALE_CONTAINERS}th / first \
+         | starts over twice the median |\n\
+         | --- | --- | --- | --- | --- |\n{}\n",
         rows.join("\n"),
-        namespace_rows.join("\n")
+        namespace_rows.join("\n"),
+        scale_rows.join("\n")
     );
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/speed/start.md");
     std::fs::create_dir_all(page.parent().unwrap()).unwrap();

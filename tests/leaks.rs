@@ -15,26 +15,6 @@ fn exists(pid: i32) -> bool {
         .any(|p| p.pid == pid && p.state != 'Z')
 }
 
-/// The cgroup of a process, as the kernel gives it in /proc/PID/cgroup (v2 line, or
-/// v1 pids).
-fn cgroup_dirs_of(pid: i32) -> Vec<String> {
-    let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
-    table
-        .lines()
-        .filter_map(|line| {
-            let (_, rest) = line.split_once(':')?;
-            let (controllers, path) = rest.split_once(':')?;
-            path.contains("nsbox-").then(|| match controllers {
-                "" => format!("/sys/fs/cgroup{path}"),
-                name => format!(
-                    "/sys/fs/cgroup/{}{path}",
-                    name.split(',').next().unwrap()
-                ),
-            })
-        })
-        .collect()
-}
-
 /// A test that fails while its container runs (the panic stands for any failed
 /// assertion): the lesson and its container are gone when the test's `Running` is
 /// dropped, and the lesson had the time to clean up after its container (its cgroup

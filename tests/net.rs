@@ -13,6 +13,7 @@ use rstest::{fixture, rstest};
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -133,7 +134,13 @@ impl TestHost {
 
     /// 06-net, with this test's state directory, in this namespace.
     fn lesson(&self, args: &[&str]) -> Command {
-        let mut command = self.command(bin("06-net"));
+        self.networked("06-net", args)
+    }
+
+    /// A networked lesson (06-net or 07-cgroups), with this test's state
+    /// directory, in this namespace.
+    fn networked(&self, lesson: &str, args: &[&str]) -> Command {
+        let mut command = self.command(bin(lesson));
         command.arg("--state-dir").arg(&self.state.path).args(args);
         command
     }
@@ -335,6 +342,144 @@ fn twenty_containers_at_once(net_host: TestHost) {
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
     assert_eq!(on_host.finish().code, 0);
+}
+
+/// How many containers the scale test runs, and how many of them start at once.
+const MANY: usize = 50;
+const AT_ONCE: usize = 10;
+
+/// One of the scale test's containers: 07-cgroups with a memory limit (so it has
+/// cgroups) and a published port (so it has NAT rules), whose command says what
+/// address the kernel gave its eth0 and then answers one TCP connection with its
+/// hostname.
+struct OneOfMany {
+    running: Running,
+    hostname: String,
+    /// Its address, as `ip` inside it reads it from the kernel.
+    address: String,
+    /// The container's pid on the host, and its cgroup directories.
+    pid: i32,
+    cgroups: Vec<String>,
+}
+
+impl OneOfMany {
+    fn start(net_host: &TestHost, n: usize) -> OneOfMany {
+        let hostname = format!("box-{n}");
+        let publish = format!("{}:8080", 20000 + n);
+        let script =
+            format!("ip -o -4 addr show eth0; exec {} listen 8080 1", probe());
+        let args = [
+            "--quiet",
+            "--hostname",
+            &hostname,
+            "--memory",
+            "32M",
+            "--publish",
+            &publish,
+            "--remove-bridge",
+            "sh",
+            "-c",
+            &script,
+        ];
+        OneOfMany {
+            running: Running::from_command(net_host.networked("07-cgroups", &args)),
+            hostname,
+            address: String::new(),
+            pid: 0,
+            cgroups: Vec::new(),
+        }
+    }
+
+    /// Waits until it listens, and reads its address, pid and cgroups.
+    fn wait_until_listening(&mut self) {
+        let line = self.running.wait_for(Source::Stdout, " inet ");
+        self.address = line
+            .split_whitespace()
+            .skip_while(|word| *word != "inet")
+            .nth(1)
+            .and_then(|cidr| cidr.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        self.running.wait_for(Source::Stdout, "listening");
+        let children = process::children_of(self.running.pid());
+        assert_eq!(children.len(), 1, "the lesson's one child, its container");
+        self.pid = children[0].as_raw();
+        self.cgroups = cgroup_dirs_of(self.pid);
+        assert!(!self.cgroups.is_empty(), "{} has no cgroup", self.hostname);
+    }
+
+    /// What it answers a connection from the host, over the bridge.
+    fn answer(&self, net_host: &TestHost) -> String {
+        let out = net_host
+            .command(probe())
+            .args(["connect", &self.address, "8080"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+/// Fifty containers started ten at a time, all running at once: the host reaches
+/// each one over the bridge at its own address, and gets that container's answer.
+/// Once all have stopped, nothing of theirs is left: no link (the last one removes
+/// the bridge), no lease or state folder, no nftables rule, no cgroup, no process
+/// (and the host guard checks the mounts). The kernel removes some of it in the
+/// background a little after a container ends: each check waits, with a bound.
+#[rstest]
+fn fifty_containers_ten_at_a_time_leave_nothing(
+    _host_exclusive: HostGuard,
+    net_host: TestHost,
+) {
+    let mut containers: Vec<OneOfMany> = Vec::new();
+    for first in (0..MANY).step_by(AT_ONCE) {
+        let mut starting: Vec<OneOfMany> = (first..first + AT_ONCE)
+            .map(|n| OneOfMany::start(&net_host, n))
+            .collect();
+        for container in &mut starting {
+            container.wait_until_listening();
+        }
+        containers.extend(starting);
+    }
+    // All fifty at once: a port each on the bridge, two NAT rules each.
+    let ports = net_host.sh("ip -o link show master nsbox0");
+    assert_eq!(ports.lines().count(), MANY, "{ports}");
+    let table = net_host.sh("nft list table ip nsbox");
+    assert_eq!(table.matches(" dnat to ").count(), 2 * MANY, "{table}");
+    let addresses: std::collections::BTreeSet<&str> =
+        containers.iter().map(|c| c.address.as_str()).collect();
+    assert_eq!(addresses.len(), MANY, "{addresses:?}");
+    for container in &containers {
+        let expected = format!("hello from {}", container.hostname);
+        assert_eq!(
+            container.answer(&net_host),
+            expected,
+            "{}",
+            container.address
+        );
+    }
+    let mut left = Vec::new();
+    for container in containers {
+        let run = container.running.finish();
+        assert_eq!(run.code, 0, "{}: {}", container.hostname, run.stderr);
+        left.push((container.pid, container.cgroups));
+    }
+    settle("no link but lo is left", || net_host.links() == ["lo"]);
+    settle("no nftables table of ours is left", || {
+        !net_host.sh("nft list tables").contains("nsbox")
+    });
+    let state = &net_host.state.path;
+    // The last one out removes the directory itself.
+    settle("the state directory is empty or gone", || {
+        let entries = std::fs::read_dir(state).ok();
+        entries.is_none_or(|mut entries| entries.next().is_none())
+    });
+    for (pid, cgroups) in &left {
+        let proc = format!("/proc/{pid}");
+        settle(&format!("{proc} is gone"), || !Path::new(&proc).exists());
+        for dir in cgroups {
+            settle(&format!("{dir} is gone"), || !Path::new(dir).exists());
+        }
+    }
 }
 
 #[rstest]

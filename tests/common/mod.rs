@@ -6,6 +6,7 @@
 
 use nsbox::lessons;
 
+pub mod binaries;
 pub mod host_guard;
 pub mod proc;
 pub mod process;
@@ -16,9 +17,11 @@ pub mod state;
 pub mod transcript;
 pub mod users;
 
+pub use binaries::bin;
 pub use host_guard::{HostGuard, host, host_exclusive};
 pub use proc::{
-    host_hostname, host_pids, ns_inode, pids_in_namespace, status_field,
+    cgroup_dirs_of, host_hostname, host_pids, ns_inode, pids_in_namespace,
+    status_field,
 };
 pub use process::{RUN_LIMIT, Started, read_in_background};
 pub use repository::give_to_repository_owner;
@@ -38,21 +41,6 @@ pub const LESSONS: [&str; 7] = [
     lessons::NET.name,
     lessons::CGROUPS.name,
 ];
-
-/// The path of a binary of this package.
-pub fn bin(name: &str) -> &'static str {
-    match name {
-        "01-uts" => env!("CARGO_BIN_EXE_01-uts"),
-        "02-ipc" => env!("CARGO_BIN_EXE_02-ipc"),
-        "03-pid" => env!("CARGO_BIN_EXE_03-pid"),
-        "04-mnt" => env!("CARGO_BIN_EXE_04-mnt"),
-        "05-user" => env!("CARGO_BIN_EXE_05-user"),
-        "06-net" => env!("CARGO_BIN_EXE_06-net"),
-        "07-cgroups" => env!("CARGO_BIN_EXE_07-cgroups"),
-        "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
-        _ => panic!("no binary named {name}"),
-    }
-}
 
 pub fn probe() -> &'static str {
     bin("nsbox-probe")

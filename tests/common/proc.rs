@@ -1,5 +1,5 @@
-//! What /proc says: namespaces by inode, the host's pids, a process's status, the
-//! hostname.
+//! What /proc says: namespaces by inode, the host's pids, a process's status and
+//! cgroups, the hostname.
 
 /// The inode of a process's namespace of one type (`/proc/<pid>/ns/<kind>`).
 pub fn ns_inode(pid: &str, kind: &str) -> Option<u64> {
@@ -39,4 +39,24 @@ pub fn host_hostname() -> String {
         .unwrap()
         .trim()
         .to_string()
+}
+
+/// The directories of nsbox's cgroups a process is in, as the kernel gives them in
+/// /proc/PID/cgroup (the v2 line, or one line per v1 tree).
+pub fn cgroup_dirs_of(pid: i32) -> Vec<String> {
+    let table = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    table
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once(':')?;
+            let (controllers, path) = rest.split_once(':')?;
+            path.contains("nsbox-").then(|| match controllers {
+                "" => format!("/sys/fs/cgroup{path}"),
+                name => format!(
+                    "/sys/fs/cgroup/{}{path}",
+                    name.split(',').next().unwrap()
+                ),
+            })
+        })
+        .collect()
 }
