@@ -119,10 +119,15 @@ impl State {
     }
 }
 
-/// When a process started (ticks after boot), or `None` if it is gone or a zombie.
+/// When a process started (ticks after boot), or `None` if it is gone or a zombie:
+/// fields 22 and 3 of `/proc/PID/stat`.
 pub fn start_time_of(pid: i32) -> Option<u64> {
-    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
-    (stat.state != 'Z').then_some(stat.starttime)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 is the command's name in parentheses, and may hold spaces: count
+    // from the last `)`. Field 3 comes first after it, so field 22 is the 20th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (state, start_time) = (*fields.first()?, fields.get(19)?);
+    (state != "Z").then(|| start_time.parse().ok()).flatten()
 }
 
 // ANCHOR: state_dir
@@ -244,4 +249,18 @@ fn replace(new: &Path, old: &Path) -> io::Result<()> {
 /// Is the container holding this id still there (its folder exists)?
 pub fn exists(root: &Path, id: &str) -> bool {
     root.join(id).is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22_of_stat() {
+        let pid = std::process::id() as i32;
+        let from_procfs =
+            procfs::process::Process::new(pid).unwrap().stat().unwrap();
+        assert_eq!(start_time_of(pid), Some(from_procfs.starttime));
+        assert_eq!(start_time_of(i32::MAX), None, "no such process");
+    }
 }
