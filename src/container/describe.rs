@@ -74,8 +74,11 @@ pub fn describe_new_namespaces(container: &Container) -> String {
 
 // ANCHOR: narrate_child
 /// Tells the child's pid on both sides and which namespaces it does not share with
-/// us.
+/// us. Quiet, it reads nothing: the child is waiting at the door meanwhile.
 pub fn narrate_child(child: Pid, narrator: &Narrator) -> Result<(), Error> {
+    if narrator.is_quiet() {
+        return Ok(());
+    }
     let ids = pid::nspids(child)?;
     let inside = ids.last().copied().unwrap_or(child.as_raw());
     if ids.len() > 1 {

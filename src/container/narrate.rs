@@ -42,6 +42,12 @@ impl Narrator {
         self.namespace_table
     }
 
+    /// Is everything but errors silenced (`--quiet`)? Then what only the narration
+    /// needs is not worth reading from the kernel.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// The program's name, as the student typed it.
     pub fn program(&self) -> &str {
         &self.program

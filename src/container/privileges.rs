@@ -1,7 +1,6 @@
 //! Checking, before we start, that the kernel will let us do what we ask.
 
 use super::{Container, Error, Namespace, user};
-use procfs::process::Process;
 
 /// Bit numbers in the capability sets (`<linux/capability.h>`).
 const CAP_SETGID: u32 = 6;
@@ -9,10 +8,18 @@ const CAP_SETUID: u32 = 7;
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;
 
-/// Is this capability in our effective set (`CapEff` in `/proc/self/status`)?
+/// Is this capability in our effective set? The kernel shows the set as a
+/// hexadecimal bit mask on the `CapEff:` line of `/proc/self/status`. (We read that
+/// one line ourselves: the `procfs` crate would parse every line, and first read
+/// the kernel's version, on every container's start.)
 fn has_capability(bit: u32) -> procfs::ProcResult<bool> {
-    let status = Process::myself()?.status()?;
-    Ok(status.capeff & (1 << bit) != 0)
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let effective = status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .ok_or_else(|| std::io::Error::other("no CapEff in /proc/self/status"))?;
+    Ok(effective & (1 << bit) != 0)
 }
 
 /// Creating any namespace but a user namespace needs `CAP_SYS_ADMIN`.
@@ -71,5 +78,22 @@ fn needs_root(
         capability,
         hint,
         uid: nix::unistd::geteuid().as_raw(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_read_from_cap_eff() {
+        let status = procfs::process::Process::myself()
+            .unwrap()
+            .status()
+            .unwrap();
+        for bit in [CAP_SETGID, CAP_SETUID, CAP_NET_ADMIN, CAP_SYS_ADMIN] {
+            let expected = status.capeff & (1 << bit) != 0;
+            assert_eq!(has_capability(bit).unwrap(), expected, "bit {bit}");
+        }
     }
 }

@@ -4,8 +4,10 @@
 //! version, the id, the status, the pid, the bundle, annotations), and what
 //! `delete` needs to clean up after the container from the record alone: its
 //! cgroup's directories, its veth, its address lease, the tag of its NAT rules. It
-//! is rewritten at each change of status, so a starter killed at any moment leaves
-//! a record that says what exists.
+//! is written when there is something new in it: a thing made on the host, the
+//! process, a change of status. So a starter killed at any moment leaves a record
+//! that says what exists. A folder with no record yet is a container being created
+//! that owns nothing so far.
 //!
 //! The root (default `/run/nsbox`, a `tmpfs` that a reboot empties, as the
 //! containers are then gone too) also holds the network's shared files, in
@@ -37,7 +39,8 @@ pub enum Status {
     Created,
     /// Its command runs.
     Running,
-    /// Its process has ended.
+    /// Its process has ended. Never written: whoever reads the record sees that
+    /// the process is gone ([`State::refreshed`]).
     Stopped,
 }
 // ANCHOR_END: status
@@ -106,7 +109,7 @@ impl State {
     }
 
     /// The record as it is now: a container said to be created or running whose
-    /// process is gone (its starter was killed, say) is stopped.
+    /// process is gone (it ended, or its starter was killed) is stopped.
     pub fn refreshed(mut self) -> State {
         let live = matches!(self.status, Status::Created | Status::Running);
         if live && !self.process_alive() {
@@ -116,10 +119,15 @@ impl State {
     }
 }
 
-/// When a process started (ticks after boot), or `None` if it is gone or a zombie.
+/// When a process started (ticks after boot), or `None` if it is gone or a zombie:
+/// fields 22 and 3 of `/proc/PID/stat`.
 pub fn start_time_of(pid: i32) -> Option<u64> {
-    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
-    (stat.state != 'Z').then_some(stat.starttime)
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2 is the command's name in parentheses, and may hold spaces: count
+    // from the last `)`. Field 3 comes first after it, so field 22 is the 20th.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let (state, start_time) = (*fields.first()?, fields.get(19)?);
+    (state != "Z").then(|| start_time.parse().ok()).flatten()
 }
 
 // ANCHOR: state_dir
@@ -127,6 +135,7 @@ pub fn start_time_of(pid: i32) -> Option<u64> {
 pub struct StateDir {
     root: PathBuf,
     dir: PathBuf,
+    id: ContainerId,
 }
 
 impl StateDir {
@@ -140,8 +149,8 @@ impl StateDir {
             std::fs::create_dir_all(root).map_err(Error::state(doing()))?;
             match std::fs::create_dir(&dir) {
                 Ok(()) => {
-                    let root = root.to_path_buf();
-                    return Ok(StateDir { root, dir });
+                    let (root, id) = (root.to_path_buf(), id.clone());
+                    return Ok(StateDir { root, dir, id });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     let id = id.to_string();
@@ -165,27 +174,35 @@ impl StateDir {
                 dir,
             });
         }
-        let root = root.to_path_buf();
-        Ok(StateDir { root, dir })
+        let (root, id) = (root.to_path_buf(), id.clone());
+        Ok(StateDir { root, dir, id })
     }
 
     pub fn path(&self) -> &Path {
         &self.dir
     }
 
-    /// Reads the record.
+    /// Reads the record. A folder without one is a container that `create` is
+    /// making and that owns nothing yet.
     pub fn read(&self) -> Result<State, Error> {
         let path = self.dir.join(RECORD);
-        let text = std::fs::read_to_string(&path)
-            .map_err(Error::state(format!("reading {}", path.display())))?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(State::new(&self.id));
+            }
+            Err(e) => {
+                return Err(Error::state(format!("reading {}", path.display()))(e));
+            }
+        };
         serde_json::from_str(&text).map_err(|e| {
             Error::state(format!("reading {}", path.display()))(e.into())
         })
     }
 
-    /// Writes the record whole or not at all: to a temporary file first, then
-    /// `rename(2)`, which replaces the old record in one step. A reader never sees
-    /// half a record, even if we are killed while writing.
+    /// Writes the record whole or not at all: to a temporary file first, which then
+    /// takes the old record's place in one step. A reader never sees half a record,
+    /// even if we are killed while writing.
     pub fn write(&self, state: &State) -> Result<(), Error> {
         let path = self.dir.join(RECORD);
         let temporary = self.dir.join(format!(".{RECORD}.new"));
@@ -193,7 +210,7 @@ impl StateDir {
         let text = serde_json::to_string_pretty(state)
             .map_err(|e| Error::state(failed())(e.into()))?;
         std::fs::write(&temporary, text + "\n").map_err(Error::state(failed()))?;
-        std::fs::rename(&temporary, &path).map_err(Error::state(failed()))
+        replace(&temporary, &path).map_err(Error::state(failed()))
     }
 
     /// Removes the folder, and the root if that left it empty, so a machine with no
@@ -207,7 +224,43 @@ impl StateDir {
 }
 // ANCHOR_END: state_dir
 
+// ANCHOR: replace
+/// Puts the file `new` in the place of `old`, in one step.
+///
+/// Surprise: on ext4, a `rename(2)` that replaces a file also starts writing the
+/// new file to the disk at once (`auto_da_alloc`: so that an editor that saves a
+/// file this way finds it whole after a crash). A record that dies with a reboot
+/// needs no disk, and on a busy ext4 that write can cost more than the rest of
+/// the container's start. Swapping the two files (`RENAME_EXCHANGE`) is just as
+/// atomic for a reader and writes nothing; the old record, now under the temporary
+/// name, is unlinked. (`/run` is a tmpfs on most machines: there, both are cheap.)
+fn replace(new: &Path, old: &Path) -> io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    match renameat2(AT_FDCWD, new, AT_FDCWD, old, RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => std::fs::remove_file(new),
+        // No record yet, or a filesystem that cannot swap: a plain rename.
+        Err(Errno::ENOENT | Errno::EINVAL) => std::fs::rename(new, old),
+        Err(errno) => Err(errno.into()),
+    }
+}
+// ANCHOR_END: replace
+
 /// Is the container holding this id still there (its folder exists)?
 pub fn exists(root: &Path, id: &str) -> bool {
     root.join(id).is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_time_is_field_22_of_stat() {
+        let pid = std::process::id() as i32;
+        let from_procfs =
+            procfs::process::Process::new(pid).unwrap().stat().unwrap();
+        assert_eq!(start_time_of(pid), Some(from_procfs.starttime));
+        assert_eq!(start_time_of(i32::MAX), None, "no such process");
+    }
 }

@@ -35,9 +35,7 @@ pub fn create(
     // unblocks them before `exec`): one that comes after `wait` returned must not
     // kill us during `delete`.
     let old_mask = signals::block_watched().map_err(Error::sys("sigprocmask"))?;
-    let result = dir
-        .write(&record)
-        .and_then(|()| make(container, dir, &mut record, old_mask, narrator));
+    let result = make(container, dir, &mut record, old_mask, narrator);
     if result.is_err() {
         if record.pid > 0 {
             stop(Pid::from_raw(record.pid));
@@ -64,7 +62,8 @@ fn record_id(record: &State) -> crate::container::ContainerId {
 }
 
 /// Makes each thing and writes it down in the record before the next, so a
-/// `delete` from the record finds whatever exists at any moment.
+/// `delete` from the record finds whatever exists at any moment. Until the first
+/// thing exists, the folder alone holds the id: there is nothing to write down.
 fn make(
     container: Container,
     dir: StateDir,
@@ -96,9 +95,11 @@ fn make(
     ));
     let steps = child::plan(&container, resources.network.as_ref());
     let child = spawn::spawn(&container, &steps, &old_mask)?;
+    // The pid is written down with the status below, not before: until Go, the
+    // child cannot outlive us (if we die, it reads end-of-file at the door and
+    // exits, see `spawn::child_main`).
     record.pid = child.pid.as_raw();
     record.cleanup.start_time = state::start_time_of(record.pid).unwrap_or(0);
-    dir.write(record)?;
     // The child is waiting for Go: this is when the parent looks at it (and, in
     // later lessons, writes its uid maps, moves a veth into it, puts it in a
     // cgroup).

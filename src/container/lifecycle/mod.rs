@@ -3,11 +3,13 @@
 //! and [`exec()`] to run another command in a running container.
 //!
 //! `create` makes everything and leaves the container's process waiting at the
-//! door; `start` lets it through to its command; `wait` sees it end. Each records
-//! the container's status in its state record (see [`super::state`]), and `state`,
-//! `kill` and `delete` need nothing but that record and the id: they work from any
-//! process, after the one that created the container is gone. A lesson calls
-//! create, start, wait and delete in a row (see [`super::run()`]).
+//! door; `start` lets it through to its command; `wait` sees it end. `create` and
+//! `start` record the container's status in its state record (see
+//! [`super::state`]); that it stopped, the kernel tells whoever reads the record
+//! (its process is gone), so no one writes it. `state`, `kill` and `delete` need
+//! nothing but that record and the id: they work from any process, after the one
+//! that created the container is gone. A lesson calls create, start, wait and
+//! delete in a row (see [`super::run()`]).
 //!
 //! One file per operation.
 

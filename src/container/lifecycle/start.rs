@@ -8,18 +8,16 @@ use crate::container::steps::{ChildError, Step};
 use crate::container::{Error, Narrator, pid};
 
 /// Sends Go, and waits until the command runs (or a step before it failed, which
-/// the error names). The container is then running.
+/// the error names). The container is then running; if it failed, it is stopped,
+/// which its record shows without a write (see [`super::state()`]).
 pub fn start(created: &mut Created, narrator: &Narrator) -> Result<(), Error> {
     let child = created.child.pid;
     let result = go(created, narrator);
     match &result {
         Ok(()) => created.set_status(Status::Running)?,
         // A failed step: the child has exited (and been reaped).
-        Err(Error::Child(_)) => created.set_status(Status::Stopped)?,
-        Err(_) => {
-            stop(child);
-            created.set_status(Status::Stopped)?;
-        }
+        Err(Error::Child(_)) => {}
+        Err(_) => stop(child),
     }
     result
 }

@@ -7,21 +7,20 @@ use crate::container::exit::{self, Ending};
 use crate::container::handshake::Message;
 use crate::container::signals::{Arrival, SignalInbox};
 use crate::container::spawn::Child;
-use crate::container::state::Status;
 use crate::container::{Error, Narrator, pid};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 /// Waits for the container's process to end, and says how its command ended. The
-/// container is then stopped.
+/// container is then stopped: its record needs no new write for that, as whoever
+/// reads it sees that the process is gone (see [`super::state()`]).
 pub fn wait(created: &mut Created, narrator: &Narrator) -> Result<Ending, Error> {
     let child = created.child.pid;
     let ending = match wait_passing_signals(child, &created.inbox, narrator) {
         Ok(ending) => ending,
         Err(error) => {
             stop(child);
-            created.set_status(Status::Stopped)?;
             return Err(error);
         }
     };
@@ -32,7 +31,6 @@ pub fn wait(created: &mut Created, narrator: &Narrator) -> Result<Ending, Error>
         narrator.program(),
         exit::explain_code(ending)
     ));
-    created.set_status(Status::Stopped)?;
     Ok(ending)
 }
 
