@@ -21,7 +21,11 @@ pub fn delete(
     id: &ContainerId,
     narrator: &Narrator,
 ) -> Result<(), Error> {
-    let dir = StateDir::open(root, id)?;
+    let dir = StateDir::open(root, id).inspect_err(|_| {
+        // A `delete` killed between removing the container's folder and removing
+        // the then empty root leaves the root: it goes now (only if empty).
+        let _ = std::fs::remove_dir(root);
+    })?;
     let record = dir.read().unwrap_or_else(|_| State::new(id));
     if record.process_alive() {
         kill_and_wait_gone(record.pid);
