@@ -288,6 +288,10 @@ fn delete_cleans_up_after_a_killed_starter(
         lifecycle::state(&root, &id(&name)).unwrap().status == Status::Stopped
     });
     lifecycle::delete(&root, &id(&name), &quiet()).unwrap();
+    // The container's network namespace died with it, and the kernel deletes the
+    // pair when it frees the namespace, a moment later.
+    let left = wait_until_gone(std::slice::from_ref(&network.host_end), veths);
+    assert!(left.is_empty(), "a veth is left: {}", links());
     assert!(!links().contains("nsb"), "a veth is left: {}", links());
     assert!(!leases.exists(), "the lease is left");
     assert!(!nft_rules().contains("nsbox"), "{}", nft_rules());

@@ -78,7 +78,12 @@ pub struct NetworkRecord {
     pub subnet: String,
     pub address: Ipv4Addr,
     pub host_end: String,
-    pub peer_end: String,
+    /// The container has a PID namespace of its own, so none of its processes
+    /// outlives its first one: once that is gone, nothing of the container holds its
+    /// network namespace, and the kernel deletes the veth pair when it frees it.
+    /// (Absent from older records: `delete` then deletes the pair itself.)
+    #[serde(default)]
+    pub kernel_deletes_veth: bool,
     /// Whether NAT rules (masquerade or published ports) were asked for.
     pub nat: bool,
     /// The comment on its NAT rules.

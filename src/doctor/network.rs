@@ -67,9 +67,13 @@ fn try_links() -> Result<(), Refusal> {
         .add_bridge(BRIDGE)
         .map_err(Refusal::at_io(format!("ip link add {BRIDGE} type bridge")))?;
     let (a, b) = VETH;
-    netlink.add_veth(a, b).map_err(Refusal::at_io(format!(
-        "ip link add {a} type veth peer name {b}"
-    )))?;
+    // Both ends here: the peer goes to the network namespace of our own process.
+    let here = std::process::id();
+    netlink
+        .add_veth(a, b, here)
+        .map_err(Refusal::at_io(format!(
+            "ip link add {a} type veth peer name {b}"
+        )))?;
     let index = |netlink: &mut Netlink, name: &str| {
         let missing = std::io::Error::from_raw_os_error(nix::libc::ENODEV);
         let found = netlink.link_index(name).and_then(|i| i.ok_or(missing));

@@ -7,6 +7,7 @@
 use nsbox::lessons;
 
 pub mod host_guard;
+pub mod links;
 pub mod proc;
 pub mod process;
 pub mod repository;
@@ -17,6 +18,7 @@ pub mod transcript;
 pub mod users;
 
 pub use host_guard::{HostGuard, host, host_exclusive};
+pub use links::{GONE_WITHIN, link_names, veths, wait_until_gone};
 pub use proc::{
     host_hostname, host_pids, ns_inode, pids_in_namespace, status_field,
 };

@@ -2,7 +2,7 @@
 //! record alone.
 
 use crate::container::cgroup;
-use crate::container::net::{self, Attachment, NetworkConfig};
+use crate::container::net::{self, Attachment, NetworkConfig, VethTeardown};
 use crate::container::state::{NetworkRecord, State, StateDir};
 use crate::container::{ContainerId, Error, Narrator};
 use nix::sys::signal::Signal;
@@ -12,7 +12,8 @@ use std::time::Duration;
 
 // ANCHOR: delete
 /// Kills the container's process if it is still there, gives its address back,
-/// deletes its veth and NAT rules, removes its cgroup, and last its state folder.
+/// removes its NAT rules (its veth pair goes with its network namespace), removes
+/// its cgroup, and last its state folder.
 /// It needs nothing but the record, so it works after the process that created
 /// the container was killed. A failure is told and the record kept, so `delete`
 /// can be tried again.
@@ -29,8 +30,14 @@ pub fn delete(
     let mut first_error = None;
     if let Some(network) = &record.cleanup.network {
         let (config, attachment) = network_of(network, root)?;
-        // Whatever happened, give the address back and check the veth pair is gone.
-        if let Err(error) = net::detach(&config, &attachment, narrator) {
+        // Whatever happened, give the address back, and see that the veth pair
+        // goes.
+        let teardown = if network.kernel_deletes_veth && !record.process_alive() {
+            VethTeardown::Kernel
+        } else {
+            VethTeardown::Delete
+        };
+        if let Err(error) = net::detach(&config, &attachment, teardown, narrator) {
             narrator.error(&error);
             first_error.get_or_insert(error);
         }
@@ -75,7 +82,6 @@ fn network_of(
         address: record.address,
         subnet,
         host_end: record.host_end.clone(),
-        peer_end: record.peer_end.clone(),
         tag: record.nat_tag.clone(),
     };
     Ok((config, attachment))

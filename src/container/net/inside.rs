@@ -1,24 +1,21 @@
 //! The container's side, done by the child in its own network namespace: `lo` up,
-//! our veth end renamed `eth0`, its address, up, and the default route through the
-//! bridge. Each is a [`Step`] of the child's list, one `ip` command each.
+//! our veth end `eth0` given its address and brought up, and the default route
+//! through the bridge. Each is a [`Step`] of the child's list, one `ip` command
+//! each.
 
-use super::config::Attachment;
+use super::config::{Attachment, CONTAINER_LINK};
 use super::netlink::Netlink;
 use crate::container::steps::Step;
 use std::io;
 
 // ANCHOR: inside_steps
-/// The steps that wire the child's end of the cable, in order: an interface that
-/// is up cannot be renamed, and the route needs `eth0` up with an address in the
-/// gateway's subnet.
+/// The steps that wire the child's end of the cable, in order: the route needs
+/// `eth0` up with an address in the gateway's subnet. (The parent made `eth0` in
+/// our namespace, already named.)
 pub fn steps(attachment: &Attachment) -> Vec<Step> {
-    let eth0 = "eth0".to_string();
+    let eth0 = CONTAINER_LINK.to_string();
     vec![
         Step::LinkUp("lo".into()),
-        Step::RenameLink {
-            from: attachment.peer_end.clone(),
-            to: eth0.clone(),
-        },
         Step::AddAddress {
             link: eth0.clone(),
             address: attachment.address,
@@ -46,10 +43,6 @@ pub fn configure(step: &Step) -> io::Result<()> {
             netlink.set_up(index)
         }
         // ANCHOR: exercise
-        Step::RenameLink { from, to } => {
-            let index = index_of(&mut netlink, from)?;
-            netlink.rename(index, to)
-        }
         Step::AddAddress {
             link,
             address,

@@ -3,16 +3,18 @@
 //!
 //! A new network namespace has only `lo`, and it is down. To let the container
 //! talk, the parent (on the host) creates a veth pair — two network interfaces
-//! joined like the ends of a cable — attaches one end to a bridge (a virtual switch,
-//! with the gateway address) and moves the other end into the child's namespace. The
-//! child then names its end `eth0`, gives it an address, brings it and `lo` up, and
-//! routes everything else through the gateway:
+//! joined like the ends of a cable — with one end on the host, attached to a bridge
+//! (a virtual switch, with the gateway address), and the other end, `eth0`, made
+//! directly in the child's namespace. The child then gives `eth0` an address,
+//! brings it and `lo` up, and routes everything else through the gateway:
 //!
 //! ```text
 //!   host                              container
 //!   nsbox0 (bridge, 10.89.0.1/24)
 //!     └── nsb<id> ═══ veth pair ═══ eth0 (10.89.0.2/24), default via 10.89.0.1
 //! ```
+//!
+//! When the container ends, the kernel deletes the pair with its namespace.
 //!
 //! One file per concern: [`ipam`] hands out addresses, [`bridge`] makes the bridge,
 //! [`inside`] configures `eth0` in the child, [`nat`] writes firewall rules,
@@ -29,8 +31,8 @@ pub mod state_files;
 pub mod subnet;
 
 pub use config::{
-    Attachment, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME, NetworkConfig,
-    Publish,
+    Attachment, CONTAINER_LINK, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME,
+    NetworkConfig, Publish,
 };
 pub use ipam::{lease, release};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
@@ -38,13 +40,15 @@ pub use subnet::{DEFAULT_SUBNET, Subnet};
 use super::{Error, Narrator};
 use bridge::{ensure_bridge, index_of};
 use netlink::Netlink;
+use std::io;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // The host's side, done by the parent while the child waits.
 
 // ANCHOR: attach
-/// Makes sure the bridge exists, creates the veth pair, puts one end on the bridge
-/// and the other in the child's network namespace.
+/// Makes sure the bridge exists, creates the veth pair with one end in the child's
+/// network namespace, and puts the other end on the bridge.
 pub fn attach(
     config: &NetworkConfig,
     attachment: &Attachment,
@@ -53,12 +57,8 @@ pub fn attach(
 ) -> Result<(), Error> {
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let bridge = ensure_bridge(&mut netlink, config, narrator)?;
-    let (host_end, peer_end) = (&attachment.host_end, &attachment.peer_end);
-    netlink
-        .add_veth(host_end, peer_end)
-        .map_err(Error::network(format!(
-            "ip link add {host_end} type veth peer name {peer_end}"
-        )))?;
+    let host_end = &attachment.host_end;
+    add_veth(&mut netlink, host_end, child, narrator)?;
     let result = (|| {
         let host_index = index_of(&mut netlink, host_end)?;
         netlink
@@ -69,13 +69,7 @@ pub fn attach(
             )))?;
         netlink
             .set_up(host_index)
-            .map_err(Error::network(format!("ip link set {host_end} up")))?;
-        let peer_index = index_of(&mut netlink, peer_end)?;
-        netlink
-            .move_to_netns_of(peer_index, child)
-            .map_err(Error::network(format!(
-                "ip link set {peer_end} netns {child}"
-            )))
+            .map_err(Error::network(format!("ip link set {host_end} up")))
     })();
     if result.is_err() {
         // Deleting one end of a veth pair deletes both.
@@ -90,62 +84,113 @@ pub fn attach(
         }
     }
     narrator.say(format!(
-        "ip link add {host_end} type veth peer name {peer_end}; \
-         ip link set {host_end} master {} up; ip link set {peer_end} netns {child}",
+        "ip link add {host_end} type veth peer name {CONTAINER_LINK} netns {child}; \
+         ip link set {host_end} master {} up",
         config.bridge
     ));
     Ok(())
 }
 // ANCHOR_END: attach
 
+/// How long a container's host end may still be there after a container of the
+/// same id ended: the kernel deletes it when it frees that container's network
+/// namespace, in the background (usually within tens of milliseconds).
+const OLD_HOST_END_GONE_WITHIN: Duration = Duration::from_secs(2);
+
+// ANCHOR: add_veth_retry
+/// `ip link add`, with `eth0` made in the child's namespace. If the host end's name
+/// is taken, it is most likely by the pair of a container with the same id that
+/// has just ended, which the kernel is about to delete: we wait for that, for a
+/// while. We never delete it ourselves: it may belong to a live container.
+fn add_veth(
+    netlink: &mut Netlink,
+    host_end: &str,
+    child: u32,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + OLD_HOST_END_GONE_WITHIN;
+    let mut told = false;
+    loop {
+        match netlink.add_veth(host_end, CONTAINER_LINK, child) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if Instant::now() >= deadline {
+                    return Err(Error::network(format!(
+                        "ip link add {host_end}: the name is still taken (by a \
+                         running container, or a namespace something keeps alive)"
+                    ))(e));
+                }
+                if !told {
+                    narrator.say(format!(
+                        "{host_end} exists: waiting for the kernel to delete it \
+                         with the namespace of the container that had it"
+                    ));
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => {
+                return other.map_err(Error::network(format!(
+                    "ip link add {host_end} type veth peer name {CONTAINER_LINK} \
+                     netns {child}"
+                )));
+            }
+        }
+    }
+}
+// ANCHOR_END: add_veth_retry
+
 // ---------------------------------------------------------------------------------------------
 // After the container exits.
 
+/// Who deletes the veth pair once the container has ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VethTeardown {
+    /// The kernel, when it frees the container's network namespace: nothing of
+    /// the container holds it any more.
+    Kernel,
+    /// We do, as `ip link delete` would: some process may still hold the
+    /// namespace (the container had no PID namespace of its own, or its process
+    /// would not die).
+    Delete,
+}
+
 // ANCHOR: detach
-/// Deletes the host's end of the veth pair if it is still there (the kernel deletes
-/// the pair with the container's network namespace, but a little later, in the
-/// background), gives the address back, removes our NAT rules, and removes the
-/// bridge if asked to and no container uses it any more.
+/// Leaves the veth pair to the kernel (or deletes it, see [`VethTeardown`]), gives
+/// the address back, removes our NAT rules, and removes the bridge if asked to and
+/// no container uses it any more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,
+    teardown: VethTeardown,
     narrator: &Narrator,
 ) -> Result<(), Error> {
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let host_end = &attachment.host_end;
-    // The kernel deletes the container's end, and so the pair, when it frees the
-    // namespace; but it frees namespaces in the background, a little after the last
-    // process left. We do not wait: we delete the host end ourselves if it is still
-    // there (and whether the kernel or we were first varies from run to run, so the
-    // narration says the same for both).
-    if let Some(index) = netlink
-        .link_index(host_end)
-        .map_err(Error::network(format!("ip link show {host_end}")))?
-    {
-        match netlink.delete_link(index) {
-            Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
-                return Err(Error::network(format!("ip link delete {host_end}"))(e));
+    match teardown {
+        // The kernel frees the namespace in the background, a few tens of
+        // milliseconds after its last process left: each step waits for the other
+        // CPUs to let go of the devices (RCU grace periods). `ip link delete`
+        // would wait just as long, for the same work; we do not wait.
+        VethTeardown::Kernel => narrator.say(format!(
+            "{host_end} and {CONTAINER_LINK} go with the container's network \
+             namespace: the kernel deletes them when it frees it"
+        )),
+        VethTeardown::Delete => {
+            if delete_link_if_there(&mut netlink, host_end)? {
+                narrator
+                    .say(format!("ip link delete {host_end}: its peer goes too"));
             }
-            _ => {}
         }
     }
-    narrator.say(format!(
-        "{host_end} and its peer are gone (ip link delete {host_end}, if the \
-         kernel had not deleted them with the namespace yet)"
-    ));
     let left = release(config, attachment.address).map_err(Error::network(
         format!("lease file {}", config.lease_file().display()),
     ))?;
     narrator.say(format!("released {}", attachment.address));
     if config.remove_bridge && left == 0 {
+        // Ports still on it (a dead container's host end the kernel has not
+        // deleted yet) are taken off; the kernel deletes them later all the same.
         let bridge = &config.bridge;
-        if let Some(index) = netlink
-            .link_index(bridge)
-            .map_err(Error::network(format!("ip link show {bridge}")))?
-        {
-            netlink
-                .delete_link(index)
-                .map_err(Error::network(format!("ip link delete {bridge}")))?;
+        if delete_link_if_there(&mut netlink, bridge)? {
             narrator.say(format!(
                 "ip link delete {bridge}: no container uses it any more"
             ));
@@ -159,3 +204,20 @@ pub fn detach(
     Ok(())
 }
 // ANCHOR_END: detach
+
+/// `ip link delete NAME` if there is such a link (the kernel may be deleting it at
+/// the same moment: `ENODEV` is fine too). Says whether there was one.
+fn delete_link_if_there(netlink: &mut Netlink, name: &str) -> Result<bool, Error> {
+    let Some(index) = netlink
+        .link_index(name)
+        .map_err(Error::network(format!("ip link show {name}")))?
+    else {
+        return Ok(false);
+    };
+    match netlink.delete_link(index) {
+        Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
+            Err(Error::network(format!("ip link delete {name}"))(e))
+        }
+        _ => Ok(true),
+    }
+}

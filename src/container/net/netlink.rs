@@ -74,13 +74,16 @@ impl Netlink {
     // ANCHOR_END: add_bridge
 
     // ANCHOR: add_veth
-    /// `ip link add NAME type veth peer name PEER`: two linked ends; what goes in
-    /// one comes out of the other.
-    pub fn add_veth(&mut self, name: &str, peer: &str) -> io::Result<()> {
+    /// `ip link add NAME type veth peer name PEER netns PID`: two linked ends;
+    /// what goes in one comes out of the other. `NAME` is made here, `PEER` in the
+    /// network namespace of process `PID`, so it is never on the host: its name
+    /// must be free only there.
+    pub fn add_veth(&mut self, name: &str, peer: &str, pid: u32) -> io::Result<()> {
         let mut peer_message = LinkMessage::default();
         peer_message
             .attributes
             .push(LinkAttribute::IfName(peer.into()));
+        peer_message.attributes.push(LinkAttribute::NetNsPid(pid));
         let mut message = LinkMessage::default();
         message.attributes.push(LinkAttribute::IfName(name.into()));
         message.attributes.push(LinkAttribute::LinkInfo(vec![
@@ -103,19 +106,6 @@ impl Netlink {
     /// `ip link set dev INDEX master BRIDGE`
     pub fn set_controller(&mut self, index: u32, bridge: u32) -> io::Result<()> {
         self.set_attribute(index, LinkAttribute::Controller(bridge))
-    }
-
-    // ANCHOR: move_to_netns
-    /// `ip link set dev INDEX netns PID`: moves the link into the network namespace
-    /// of `pid`.
-    pub fn move_to_netns_of(&mut self, index: u32, pid: u32) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::NetNsPid(pid))
-    }
-    // ANCHOR_END: move_to_netns
-
-    /// `ip link set dev INDEX name NAME`
-    pub fn rename(&mut self, index: u32, name: &str) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::IfName(name.into()))
     }
 
     /// `ip link delete dev INDEX`
