@@ -30,13 +30,16 @@ pub fn delete(
     let mut first_error = None;
     if let Some(network) = &record.cleanup.network {
         let (config, attachment) = network_of(network, root)?;
+        // ANCHOR: teardown
         // Whatever happened, give the address back, and see that the veth pair
-        // goes.
+        // goes: the kernel deletes it with the network namespace, once nothing
+        // of the container can hold that any more.
         let teardown = if network.kernel_deletes_veth && !record.process_alive() {
             VethTeardown::Kernel
         } else {
             VethTeardown::Delete
         };
+        // ANCHOR_END: teardown
         if let Err(error) = net::detach(&config, &attachment, teardown, narrator) {
             narrator.error(&error);
             first_error.get_or_insert(error);
