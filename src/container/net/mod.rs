@@ -38,7 +38,7 @@ pub use ipam::{lease, release};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
 
 use super::{Error, Narrator};
-use bridge::{ensure_bridge, index_of};
+use bridge::ensure_bridge;
 use netlink::Netlink;
 use std::io;
 use std::time::{Duration, Instant};
@@ -47,8 +47,8 @@ use std::time::{Duration, Instant};
 // The host's side, done by the parent while the child waits.
 
 // ANCHOR: attach
-/// Makes sure the bridge exists, creates the veth pair with one end in the child's
-/// network namespace, and puts the other end on the bridge.
+/// Makes sure the bridge exists, and creates the veth pair: one end on the bridge,
+/// up, the other in the child's network namespace.
 pub fn attach(
     config: &NetworkConfig,
     attachment: &Attachment,
@@ -58,36 +58,19 @@ pub fn attach(
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let bridge = ensure_bridge(&mut netlink, config, narrator)?;
     let host_end = &attachment.host_end;
-    add_veth(&mut netlink, host_end, child, narrator)?;
-    let result = (|| {
-        let host_index = index_of(&mut netlink, host_end)?;
-        netlink
-            .set_controller(host_index, bridge)
-            .map_err(Error::network(format!(
-                "ip link set {host_end} master {}",
-                config.bridge
-            )))?;
-        netlink
-            .set_up(host_index)
-            .map_err(Error::network(format!("ip link set {host_end} up")))
-    })();
-    if result.is_err() {
-        // Deleting one end of a veth pair deletes both.
-        if let Ok(Some(index)) = netlink.link_index(host_end) {
-            let _ = netlink.delete_link(index);
-        }
-        return result;
-    }
+    let command = format!(
+        "ip link add {host_end} master {} up type veth peer name {CONTAINER_LINK} \
+         netns {child}",
+        config.bridge
+    );
+    add_veth(&mut netlink, host_end, bridge, child, narrator)
+        .map_err(Error::network(command.clone()))?;
     if config.nat || !config.publish.is_empty() {
         for line in nat::add(config, attachment)? {
             narrator.say(line);
         }
     }
-    narrator.say(format!(
-        "ip link add {host_end} type veth peer name {CONTAINER_LINK} netns {child}; \
-         ip link set {host_end} master {} up",
-        config.bridge
-    ));
+    narrator.say(command);
     Ok(())
 }
 // ANCHOR_END: attach
@@ -101,23 +84,22 @@ const OLD_HOST_END_GONE_WITHIN: Duration = Duration::from_secs(2);
 /// `ip link add`, with `eth0` made in the child's namespace. If the host end's name
 /// is taken, it is most likely by the pair of a container with the same id that
 /// has just ended, which the kernel is about to delete: we wait for that, for a
-/// while. We never delete it ourselves: it may belong to a live container.
+/// while, then give up with `EEXIST`. We never delete it ourselves: it may belong
+/// to a live container.
 fn add_veth(
     netlink: &mut Netlink,
     host_end: &str,
+    bridge: u32,
     child: u32,
     narrator: &Narrator,
-) -> Result<(), Error> {
+) -> io::Result<()> {
     let deadline = Instant::now() + OLD_HOST_END_GONE_WITHIN;
     let mut told = false;
     loop {
-        match netlink.add_veth(host_end, CONTAINER_LINK, child) {
+        match netlink.add_veth(host_end, bridge, CONTAINER_LINK, child) {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 if Instant::now() >= deadline {
-                    return Err(Error::network(format!(
-                        "ip link add {host_end}: the name is still taken (by a \
-                         running container, or a namespace something keeps alive)"
-                    ))(e));
+                    return Err(e);
                 }
                 if !told {
                     narrator.say(format!(
@@ -128,12 +110,7 @@ fn add_veth(
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            other => {
-                return other.map_err(Error::network(format!(
-                    "ip link add {host_end} type veth peer name {CONTAINER_LINK} \
-                     netns {child}"
-                )));
-            }
+            other => return other,
         }
     }
 }

@@ -74,18 +74,28 @@ impl Netlink {
     // ANCHOR_END: add_bridge
 
     // ANCHOR: add_veth
-    /// `ip link add NAME type veth peer name PEER netns PID`: two linked ends;
-    /// what goes in one comes out of the other. `NAME` is made here, `PEER` in the
-    /// network namespace of process `PID`, so it is never on the host: its name
-    /// must be free only there.
-    pub fn add_veth(&mut self, name: &str, peer: &str, pid: u32) -> io::Result<()> {
+    /// `ip link add NAME master BRIDGE up type veth peer name PEER netns PID`: two
+    /// linked ends; what goes in one comes out of the other. `NAME` is made here,
+    /// on the bridge and up; `PEER` in the network namespace of process `PID`, so
+    /// it is never here: its name must be free only there. One request, so the
+    /// kernel makes all of it or nothing.
+    pub fn add_veth(
+        &mut self,
+        name: &str,
+        bridge: u32,
+        peer: &str,
+        pid: u32,
+    ) -> io::Result<()> {
         let mut peer_message = LinkMessage::default();
         peer_message
             .attributes
             .push(LinkAttribute::IfName(peer.into()));
         peer_message.attributes.push(LinkAttribute::NetNsPid(pid));
         let mut message = LinkMessage::default();
+        message.header.flags = LinkFlags::Up;
+        message.header.change_mask = LinkFlags::Up;
         message.attributes.push(LinkAttribute::IfName(name.into()));
+        message.attributes.push(LinkAttribute::Controller(bridge));
         message.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
@@ -101,11 +111,6 @@ impl Netlink {
         message.header.flags = LinkFlags::Up;
         message.header.change_mask = LinkFlags::Up;
         self.change(RouteNetlinkMessage::SetLink(message))
-    }
-
-    /// `ip link set dev INDEX master BRIDGE`
-    pub fn set_controller(&mut self, index: u32, bridge: u32) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::Controller(bridge))
     }
 
     /// `ip link delete dev INDEX`
@@ -147,17 +152,6 @@ impl Netlink {
             .attributes
             .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
         self.create(RouteNetlinkMessage::NewRoute(message))
-    }
-
-    fn set_attribute(
-        &mut self,
-        index: u32,
-        attribute: LinkAttribute,
-    ) -> io::Result<()> {
-        let mut message = LinkMessage::default();
-        message.header.index = index;
-        message.attributes.push(attribute);
-        self.change(RouteNetlinkMessage::SetLink(message))
     }
 
     /// A request that creates something, and fails if it exists already.
