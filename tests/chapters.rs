@@ -1488,7 +1488,10 @@ fn plan(chapter: &str) -> Vec<Step> {
             // ip monitor, while another container comes and goes.
             start_when(Ready::Running, 5, SECOND),
             run(6, THIRD),
-            stop(SECOND).prints(1, "Deleted"),
+            // The host end appears, its peer made in the container's namespace.
+            // (`Deleted` comes when the kernel frees that namespace: a moment later,
+            // maybe after the stop.)
+            stop(SECOND).prints(1, "link-netnsid"),
             // --nat.
             start(7, FIRST),
             run(8, SECOND).prints(1, "masquerade"),

@@ -288,6 +288,10 @@ fn delete_cleans_up_after_a_killed_starter(
         lifecycle::state(&root, &id(&name)).unwrap().status == Status::Stopped
     });
     lifecycle::delete(&root, &id(&name), &quiet()).unwrap();
+    // The container's network namespace died with it, and the kernel deletes the
+    // pair when it frees the namespace, a moment later.
+    let left = wait_until_gone(std::slice::from_ref(&network.host_end), veths);
+    assert!(left.is_empty(), "a veth is left: {}", links());
     assert!(!links().contains("nsb"), "a veth is left: {}", links());
     assert!(!leases.exists(), "the lease is left");
     assert!(!nft_rules().contains("nsbox"), "{}", nft_rules());
@@ -402,6 +406,66 @@ fn folders_named(top: &Path, name: &str) -> Vec<PathBuf> {
         found.extend(folders_named(&entry.path(), name));
     }
     found
+}
+
+/// A host end's name that is still taken (here by a pair whose other end is in a
+/// namespace a live process holds): `create` waits for the kernel to free it, then
+/// fails with `EEXIST`. It deletes nothing of the other pair's, and leaves nothing
+/// of its own. Once the holder is gone, the kernel deletes that pair.
+#[rstest]
+fn create_waits_for_a_host_end_name_then_gives_up(_host: HostGuard) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "600"])
+        .spawn()
+        .unwrap();
+    let holder_pid = holder.id().to_string();
+    wait_until("the holder has its own network namespace", || {
+        ns_inode(&holder_pid, "net") != ns_inode("thread-self", "net")
+    });
+    let name = unique("taken");
+    let host_end = id(&name).host_end_name();
+    let made = std::process::Command::new("ip")
+        .args([
+            "link", "add", &host_end, "type", "veth", "peer", "name", "x",
+        ])
+        .args(["netns", &holder_pid])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let dir = TempDir::new("lifecycle-taken");
+    let root = dir.path.join("state");
+    let container =
+        sleeper(&name)
+            .namespaces([Namespace::Net])
+            .network(Some(NetworkConfig {
+                bridge: DEFAULT_BRIDGE.into(),
+                subnet: DEFAULT_SUBNET.parse().unwrap(),
+                address: None,
+                state_dir: root.clone(),
+                remove_bridge: true,
+                nat: false,
+                publish: Vec::new(),
+            }));
+    let error = lifecycle::create(&container, &root, &quiet()).err();
+    let refused = matches!(
+        &error,
+        Some(Error::Network { error, .. })
+            if error.raw_os_error() == Some(nix::libc::EEXIST)
+    );
+    assert!(refused, "{error:?}");
+    assert!(veths().contains(&host_end), "the other pair was deleted");
+    assert!(
+        !links().contains("nsbox0"),
+        "the bridge is left: {}",
+        links()
+    );
+    assert!(!root.exists(), "the state root is left");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let left = wait_until_gone(std::slice::from_ref(&host_end), veths);
+    assert!(left.is_empty(), "the kernel did not delete {left:?}");
 }
 
 /// Forks a starter that creates the container (and starts it, at `Stage::Running`),

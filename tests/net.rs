@@ -155,31 +155,25 @@ impl TestHost {
 
     /// The names of the links here.
     fn links(&self) -> Vec<String> {
-        self.sh("ip -o link")
-            .lines()
-            .map(|line| {
-                line.split(": ")
-                    .nth(1)
-                    .unwrap()
-                    .split('@')
-                    .next()
-                    .unwrap()
-                    .to_string()
+        link_names(&self.sh("ip -o link"))
+    }
+
+    /// The veth ends of lessons (`nsb<pid>`) still here once the kernel has had
+    /// the time to free the dead containers' namespaces (it deletes their pairs
+    /// with them, a moment after they end).
+    fn veths_left(&self) -> Vec<String> {
+        let is_veth = |name: &String| {
+            name.strip_prefix("nsb").is_some_and(|digits| {
+                !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
             })
-            .collect()
+        };
+        let veths: Vec<String> = self.links().into_iter().filter(is_veth).collect();
+        wait_until_gone(&veths, || self.links())
     }
 
     /// No veth, lease, nftables table left, and ip_forward as it was.
     fn check_clean(&self) {
-        let is_veth = |name: &String| {
-            let digits = name
-                .strip_prefix("nsb")
-                .or_else(|| name.strip_prefix("nsp"));
-            digits.is_some_and(|d| {
-                !d.is_empty() && d.chars().all(|c| c.is_ascii_digit())
-            })
-        };
-        let veths: Vec<String> = self.links().into_iter().filter(is_veth).collect();
+        let veths = self.veths_left();
         assert!(veths.is_empty(), "veths left behind: {veths:?}");
         let tables = self.sh("nft list tables");
         assert!(!tables.contains("nsbox"), "nftables still has: {tables}");
@@ -415,7 +409,16 @@ impl OneOfMany {
             .args(["connect", &self.address, "8080"])
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if answer.is_empty() {
+            let said = String::from_utf8_lossy(&out.stderr);
+            let links = net_host.sh("ip -br addr; ip neigh; ss -tan");
+            panic!(
+                "{} at {} did not answer: {said}\nits output: {:?}\n{links}",
+                self.hostname, self.address, self.running.stdout
+            );
+        }
+        answer
     }
 }
 
@@ -482,6 +485,34 @@ fn fifty_containers_ten_at_a_time_leave_nothing(
     }
 }
 
+/// The veth pair is the container's: its host end is the bridge's one port while
+/// the container runs, its peer is `eth0` in the container's namespace, and the
+/// kernel deletes both when it frees that namespace after the container ended.
+#[rstest]
+fn the_veth_pair_goes_with_the_container(_host: HostGuard, net_host: TestHost) {
+    let script = "ip -o link show eth0; cat >/dev/null";
+    let mut container = net_host.start(&["--quiet", "sh", "-c", script]);
+    let eth0 = container.wait_for(Source::Stdout, "eth0@if");
+    let ports = link_names(&net_host.sh("ip -o link show master nsbox0"));
+    assert_eq!(ports, [format!("nsb{}", container.pid())]);
+    // Each end's `@if` names the other end's index.
+    let host_end = net_host.sh(&format!("ip -o link show dev {}", ports[0]));
+    let host_end_index = host_end.split(':').next().unwrap();
+    assert!(
+        eth0.contains(&format!("eth0@if{host_end_index}:")),
+        "{eth0}"
+    );
+    container.close_stdin();
+    let run = container.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let left = wait_until_gone(&ports, || net_host.links());
+    assert!(
+        left.is_empty(),
+        "still on the host after {GONE_WITHIN:?}: {left:?}"
+    );
+    assert_eq!(net_host.links(), ["lo", "nsbox0"]);
+}
+
 #[rstest]
 #[case::bridge_kept(&[], true)]
 #[case::bridge_removed(&["--remove-bridge"], false)]
@@ -495,6 +526,7 @@ fn the_bridge_stays_unless_asked(
     args.push("true");
     let run = net_host.run(&args);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(net_host.veths_left(), Vec::<String>::new());
     let mut expected = vec!["lo".to_string()];
     if kept {
         expected.push("nsbox0".to_string());
@@ -762,6 +794,11 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     container.close_stdin();
     let run = container.finish();
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The kernel deletes the pair when it frees the container's network
+    // namespace, a moment after the container ended.
+    let host_end = format!("nsb{lesson_pid}");
+    let still = wait_until_gone(&[host_end], || link_names(&net_host.sh(ports)));
+    assert_eq!(still, Vec::<String>::new());
     let mut after = Transcript::default();
     let left = net_host.sh(ports);
     assert_eq!(left, "");

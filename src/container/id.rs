@@ -2,7 +2,7 @@
 //!
 //! Everything the library makes on the host is named after the id, never after the
 //! pid of the process that started the container: its cgroup (`nsbox-<id>`), its
-//! veth pair (`nsb…`/`nsp…`), its address lease and the tag of its NAT rules. So a
+//! veth's host end (`nsb…`), its address lease and the tag of its NAT rules. So a
 //! container can outlive the command that started it, and another command can find
 //! what it left from the id alone.
 
@@ -12,8 +12,8 @@ use std::fmt;
 /// The longest id we accept (runc and docker use 64 hex digits).
 pub const MAX_ID: usize = 64;
 
-/// A network interface name is at most 15 bytes (`IFNAMSIZ` - 1); the veth ends
-/// are `nsb`/`nsp` and at most this many bytes from the id.
+/// A network interface name is at most 15 bytes (`IFNAMSIZ` - 1); the veth's
+/// host end is `nsb` and at most this many bytes from the id.
 const MAX_LINK_SUFFIX: usize = 12;
 
 /// An id checked to be safe as a directory name, a cgroup name and a tag.
@@ -74,16 +74,16 @@ impl ContainerId {
         format!("nsbox-{}", self.0)
     }
 
-    /// The names of the veth pair's ends: on the host, and in the container before
-    /// it is renamed `eth0`. An id too long for `IFNAMSIZ` is shortened to a hash of
-    /// it (two ids may then meet; `ip link add` then fails, and says so).
-    pub fn veth_names(&self) -> (String, String) {
+    /// The name of the veth's end on the host (the other end is born in the
+    /// container, as `eth0`). An id too long for `IFNAMSIZ` is shortened to a hash
+    /// of it (two ids may then meet; `ip link add` then fails, and says so).
+    pub fn host_end_name(&self) -> String {
         let short = if self.0.len() <= MAX_LINK_SUFFIX {
             self.0.clone()
         } else {
             format!("{:012x}", fnv1a(&self.0) & 0xffff_ffff_ffff)
         };
-        (format!("nsb{short}"), format!("nsp{short}"))
+        format!("nsb{short}")
     }
 }
 
@@ -118,13 +118,12 @@ mod tests {
     #[test]
     fn names_fit_the_kernel() {
         let id = ContainerId::new("12345").unwrap();
-        assert_eq!(id.veth_names(), ("nsb12345".into(), "nsp12345".into()));
+        assert_eq!(id.host_end_name(), "nsb12345");
         assert_eq!(id.cgroup_name(), "nsbox-12345");
         let long = ContainerId::new(&"y".repeat(MAX_ID)).unwrap();
-        let (host, peer) = long.veth_names();
+        let host = long.host_end_name();
         assert_eq!(host.len(), 15);
-        assert_eq!(peer.len(), 15);
-        assert_eq!(long.veth_names(), (host, peer), "stable");
+        assert_eq!(long.host_end_name(), host, "stable");
         let generated = ContainerId::generate();
         assert!(ContainerId::new(generated.as_str()).is_ok());
         assert_ne!(generated, ContainerId::generate());

@@ -81,7 +81,6 @@ pub struct NetworkRecord {
     pub subnet: String,
     pub address: Ipv4Addr,
     pub host_end: String,
-    pub peer_end: String,
     /// Whether NAT rules (masquerade or published ports) were asked for.
     pub nat: bool,
     /// The comment on its NAT rules.

@@ -23,8 +23,6 @@ pub enum Step {
     SetHostname(String),
     /// `ip link set NAME up`.
     LinkUp(String),
-    /// `ip link set FROM name TO`.
-    RenameLink { from: String, to: String },
     /// `ip addr add ADDRESS/PREFIX dev LINK`.
     AddAddress {
         link: String,
@@ -55,7 +53,6 @@ impl Step {
             Step::UnshareCgroup => "unshare(CLONE_NEWCGROUP)".into(),
             Step::SetHostname(name) => format!("sethostname({name:?})"),
             Step::LinkUp(link) => format!("ip link set {link} up"),
-            Step::RenameLink { from, to } => format!("ip link set {from} name {to}"),
             Step::AddAddress {
                 link,
                 address,
@@ -91,10 +88,7 @@ impl Step {
     pub fn is_ip_command(&self) -> bool {
         matches!(
             self,
-            Step::LinkUp(_)
-                | Step::RenameLink { .. }
-                | Step::AddAddress { .. }
-                | Step::AddDefaultRoute(_)
+            Step::LinkUp(_) | Step::AddAddress { .. } | Step::AddDefaultRoute(_)
         )
     }
 }

@@ -66,28 +66,28 @@ fn try_links() -> Result<(), Refusal> {
     netlink
         .add_bridge(BRIDGE)
         .map_err(Refusal::at_io(format!("ip link add {BRIDGE} type bridge")))?;
+    let bridge = index_of(&mut netlink, BRIDGE)?;
     let (a, b) = VETH;
-    netlink.add_veth(a, b).map_err(Refusal::at_io(format!(
-        "ip link add {a} type veth peer name {b}"
-    )))?;
-    let index = |netlink: &mut Netlink, name: &str| {
-        let missing = std::io::Error::from_raw_os_error(nix::libc::ENODEV);
-        let found = netlink.link_index(name).and_then(|i| i.ok_or(missing));
-        found.map_err(Refusal::at_io(format!("ip link show {name}")))
-    };
-    let bridge = index(&mut netlink, BRIDGE)?;
-    let end = index(&mut netlink, a)?;
+    // Both ends here: the peer goes to the network namespace of our own process.
+    let here = std::process::id();
     netlink
-        .set_controller(end, bridge)
-        .map_err(Refusal::at_io(format!("ip link set {a} master {BRIDGE}")))?;
-    for (name, link) in [(a, end), (BRIDGE, bridge)] {
-        netlink
-            .set_up(link)
-            .map_err(Refusal::at_io(format!("ip link set {name} up")))?;
-    }
+        .add_veth(a, bridge, b, here)
+        .map_err(Refusal::at_io(format!(
+            "ip link add {a} master {BRIDGE} up type veth peer name {b}"
+        )))?;
+    netlink
+        .set_up(bridge)
+        .map_err(Refusal::at_io(format!("ip link set {BRIDGE} up")))?;
     Ok(())
 }
 // ANCHOR_END: try_links
+
+/// The index of a link, or the refusal `ip link show NAME` stands for.
+fn index_of(netlink: &mut Netlink, name: &str) -> Result<u32, Refusal> {
+    let missing = std::io::Error::from_raw_os_error(nix::libc::ENODEV);
+    let found = netlink.link_index(name).and_then(|i| i.ok_or(missing));
+    found.map_err(Refusal::at_io(format!("ip link show {name}")))
+}
 
 fn explain(refusal: &Refusal) -> Problem {
     let module = if refusal.step.contains("veth") {

@@ -135,7 +135,17 @@ impl HostGuard {
         for left in process::left_behind_since(self.since) {
             problems.push(format!("a process outlived its program: {left}"));
         }
+        // A lesson's container is named after the lesson's pid, which leads its
+        // process group: its veth's host end is `nsb<pid>`. The kernel deletes the
+        // pair a moment after the container ends (the drop waits for it).
+        let veths = super::links::veths();
         for group in process::started_since(self.since) {
+            let host_end = format!("nsb{group}");
+            if veths.contains(&host_end) {
+                problems.push(format!(
+                    "the veth {host_end} of process group {group} is still here"
+                ));
+            }
             for p in process::group_members(group) {
                 problems.push(format!(
                     "pid {} ({}) of process group {group} is still alive",
@@ -198,8 +208,8 @@ impl Drop for HostGuard {
             return;
         }
         // Processes the kernel is tearing down can take a moment to vanish from
-        // /proc.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        // /proc, and a dead container's veth pair from the host.
+        let deadline = Instant::now() + super::links::GONE_WITHIN;
         let mut problems = self.problems();
         while !problems.is_empty() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));

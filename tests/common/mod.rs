@@ -8,6 +8,7 @@ use nsbox::lessons;
 
 pub mod binaries;
 pub mod host_guard;
+pub mod links;
 pub mod proc;
 pub mod process;
 pub mod repository;
@@ -19,6 +20,7 @@ pub mod users;
 
 pub use binaries::bin;
 pub use host_guard::{HostGuard, host, host_exclusive};
+pub use links::{GONE_WITHIN, link_names, veths, wait_until_gone};
 pub use proc::{
     cgroup_dirs_of, host_hostname, host_pids, ns_inode, pids_in_namespace,
     status_field,

@@ -132,6 +132,9 @@ fn connect(address: &str, port: &str, seconds: &str) -> Result<String, String> {
     let timeout = std::time::Duration::from_secs(seconds);
     let mut stream = std::net::TcpStream::connect_timeout(&socket, timeout)
         .map_err(|e| format!("connect {target}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| format!("{target}: {e}"))?;
     let mut text = String::new();
     stream
         .read_to_string(&mut text)

@@ -80,7 +80,6 @@ fn make(
             subnet: config.subnet.to_string(),
             address: attachment.address,
             host_end: attachment.host_end.clone(),
-            peer_end: attachment.peer_end.clone(),
             nat: config.nat || !config.publish.is_empty(),
             nat_tag: attachment.tag.clone(),
             remove_bridge: config.remove_bridge,

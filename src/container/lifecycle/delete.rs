@@ -12,7 +12,8 @@ use std::time::Duration;
 
 // ANCHOR: delete
 /// Kills the container's process if it is still there, gives its address back,
-/// deletes its veth and NAT rules, removes its cgroup, and last its state folder.
+/// deletes its veth pair and NAT rules, removes its cgroup, and last its state
+/// folder.
 /// It needs nothing but the record, so it works after the process that created
 /// the container was killed. A failure is told and the record kept, so `delete`
 /// can be tried again.
@@ -33,7 +34,7 @@ pub fn delete(
     let mut first_error = None;
     if let Some(network) = &record.cleanup.network {
         let (config, attachment) = network_of(network, root)?;
-        // Whatever happened, give the address back and check the veth pair is gone.
+        // Whatever happened, delete the veth pair and give the address back.
         if let Err(error) = net::detach(&config, &attachment, narrator) {
             narrator.error(&error);
             first_error.get_or_insert(error);
@@ -81,7 +82,6 @@ fn network_of(
         address: record.address,
         subnet,
         host_end: record.host_end.clone(),
-        peer_end: record.peer_end.clone(),
         tag: record.nat_tag.clone(),
     };
     Ok((config, attachment))

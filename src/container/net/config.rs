@@ -14,6 +14,10 @@ pub const DEFAULT_STATE_DIR: &str = "/run/nsbox";
 /// The longest name a network interface may have (`IFNAMSIZ` - 1).
 pub const MAX_LINK_NAME: usize = 15;
 
+/// The container's end of the veth pair, in the container's network namespace
+/// (every container has its own `eth0`: a name is unique only in its namespace).
+pub const CONTAINER_LINK: &str = "eth0";
+
 /// What the student asked for: which bridge, which subnet, and where the leases
 /// live.
 #[derive(Clone, Debug)]
@@ -78,10 +82,9 @@ impl NetworkConfig {
 pub struct Attachment {
     pub address: Ipv4Addr,
     pub subnet: Subnet,
-    /// The end on the host, attached to the bridge.
+    /// The end on the host, attached to the bridge (the other end is
+    /// [`CONTAINER_LINK`], in the container).
     pub host_end: String,
-    /// The other end's name until the child renames it `eth0`.
-    pub peer_end: String,
     /// The comment on its NAT rules, so they can be found and removed.
     pub tag: String,
 }

@@ -1,24 +1,22 @@
 //! The container's side, done by the child in its own network namespace: `lo` up,
-//! our veth end renamed `eth0`, its address, up, and the default route through the
-//! bridge. Each is a [`Step`] of the child's list, one `ip` command each.
+//! our veth end `eth0` given its address and brought up, and the default route
+//! through the bridge. Each is a [`Step`] of the child's list, one `ip` command
+//! each.
 
-use super::config::Attachment;
+use super::config::{Attachment, CONTAINER_LINK};
 use super::netlink::Netlink;
 use crate::container::steps::Step;
 use std::io;
+use std::time::{Duration, Instant};
 
 // ANCHOR: inside_steps
-/// The steps that wire the child's end of the cable, in order: an interface that
-/// is up cannot be renamed, and the route needs `eth0` up with an address in the
-/// gateway's subnet.
+/// The steps that wire the child's end of the cable, in order: the route needs
+/// `eth0` up with an address in the gateway's subnet. (The parent made `eth0` in
+/// our namespace, already named.)
 pub fn steps(attachment: &Attachment) -> Vec<Step> {
-    let eth0 = "eth0".to_string();
+    let eth0 = CONTAINER_LINK.to_string();
     vec![
         Step::LinkUp("lo".into()),
-        Step::RenameLink {
-            from: attachment.peer_end.clone(),
-            to: eth0.clone(),
-        },
         Step::AddAddress {
             link: eth0.clone(),
             address: attachment.address,
@@ -43,13 +41,10 @@ pub fn configure(step: &Step) -> io::Result<()> {
         },
         Step::LinkUp(name) => {
             let index = index_of(&mut netlink, name)?;
-            netlink.set_up(index)
+            netlink.set_up(index)?;
+            wait_until_running(&mut netlink, index)
         }
         // ANCHOR: exercise
-        Step::RenameLink { from, to } => {
-            let index = index_of(&mut netlink, from)?;
-            netlink.rename(index, to)
-        }
         Step::AddAddress {
             link,
             address,
@@ -64,6 +59,24 @@ pub fn configure(step: &Step) -> io::Result<()> {
     }
 }
 // ANCHOR_END: configure_inside
+
+/// How long we wait for a link we brought up to run.
+const RUNNING_WITHIN: Duration = Duration::from_secs(1);
+
+/// Surprise: "up" is not yet "running". Bringing `eth0` up turns on the carrier of
+/// both ends of the pair at once, but the kernel acts on a carrier change later, in
+/// a worker of its own ("linkwatch"): only then do the link, and the bridge's port
+/// on the host, pass packets. A command that listens before then misses the host's
+/// first ARP request ("who has this address?"), and the host asks again only a
+/// second later. So we wait, a second at most, until the kernel says the link runs
+/// (after that, the command starts anyway: slow, not broken).
+fn wait_until_running(netlink: &mut Netlink, index: u32) -> io::Result<()> {
+    let deadline = Instant::now() + RUNNING_WITHIN;
+    while !netlink.is_running(index)? && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
 
 /// The index of a link in this namespace, or `ENODEV` ("No such device").
 fn index_of(netlink: &mut Netlink, name: &str) -> io::Result<u32> {

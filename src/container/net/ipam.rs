@@ -75,8 +75,8 @@ impl LeaseFile {
 
 // ANCHOR: lease
 /// Picks the container's address (the one asked for, or the lowest free one) and
-/// records it under the container's id. The veth ends and the NAT rules are named
-/// after the id too, so they are unique on the host.
+/// records it under the container's id. The veth's host end and the NAT rules are
+/// named after the id too, so they are unique on the host.
 pub fn lease(config: &NetworkConfig, id: &ContainerId) -> Result<Attachment, Error> {
     let io_error = |e: io::Error| {
         Error::network(format!("lease file {}", config.lease_file().display()))(e)
@@ -102,12 +102,10 @@ pub fn lease(config: &NetworkConfig, id: &ContainerId) -> Result<Attachment, Err
     let holder = id.to_string();
     leases.push(Lease { address, holder });
     file.write(&leases).map_err(io_error)?;
-    let (host_end, peer_end) = id.veth_names();
     Ok(Attachment {
         address,
         subnet: config.subnet,
-        host_end,
-        peer_end,
+        host_end: id.host_end_name(),
         tag: id.nat_tag(),
     })
 }

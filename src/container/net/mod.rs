@@ -3,16 +3,18 @@
 //!
 //! A new network namespace has only `lo`, and it is down. To let the container
 //! talk, the parent (on the host) creates a veth pair — two network interfaces
-//! joined like the ends of a cable — attaches one end to a bridge (a virtual switch,
-//! with the gateway address) and moves the other end into the child's namespace. The
-//! child then names its end `eth0`, gives it an address, brings it and `lo` up, and
-//! routes everything else through the gateway:
+//! joined like the ends of a cable — with one end on the host, attached to a bridge
+//! (a virtual switch, with the gateway address), and the other end, `eth0`, made
+//! directly in the child's namespace. The child then gives `eth0` an address,
+//! brings it and `lo` up, and routes everything else through the gateway:
 //!
 //! ```text
 //!   host                              container
 //!   nsbox0 (bridge, 10.89.0.1/24)
 //!     └── nsb<id> ═══ veth pair ═══ eth0 (10.89.0.2/24), default via 10.89.0.1
 //! ```
+//!
+//! When the container ends, the kernel deletes the pair with its namespace.
 //!
 //! One file per concern: [`ipam`] hands out addresses, [`bridge`] makes the bridge,
 //! [`inside`] configures `eth0` in the child, [`nat`] writes firewall rules,
@@ -29,22 +31,24 @@ pub mod state_files;
 pub mod subnet;
 
 pub use config::{
-    Attachment, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME, NetworkConfig,
-    Publish,
+    Attachment, CONTAINER_LINK, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME,
+    NetworkConfig, Publish,
 };
 pub use ipam::{lease, release, release_all};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
 
 use super::{Error, Narrator};
-use bridge::{ensure_bridge, index_of};
+use bridge::ensure_bridge;
 use netlink::Netlink;
+use std::io;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // The host's side, done by the parent while the child waits.
 
 // ANCHOR: attach
-/// Makes sure the bridge exists, creates the veth pair, puts one end on the bridge
-/// and the other in the child's network namespace.
+/// Makes sure the bridge exists, and creates the veth pair: one end on the bridge,
+/// up, the other in the child's network namespace.
 pub fn attach(
     config: &NetworkConfig,
     attachment: &Attachment,
@@ -53,59 +57,71 @@ pub fn attach(
 ) -> Result<(), Error> {
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let bridge = ensure_bridge(&mut netlink, config, narrator)?;
-    let (host_end, peer_end) = (&attachment.host_end, &attachment.peer_end);
-    netlink
-        .add_veth(host_end, peer_end)
-        .map_err(Error::network(format!(
-            "ip link add {host_end} type veth peer name {peer_end}"
-        )))?;
-    let result = (|| {
-        let host_index = index_of(&mut netlink, host_end)?;
-        netlink
-            .set_controller(host_index, bridge)
-            .map_err(Error::network(format!(
-                "ip link set {host_end} master {}",
-                config.bridge
-            )))?;
-        netlink
-            .set_up(host_index)
-            .map_err(Error::network(format!("ip link set {host_end} up")))?;
-        let peer_index = index_of(&mut netlink, peer_end)?;
-        netlink
-            .move_to_netns_of(peer_index, child)
-            .map_err(Error::network(format!(
-                "ip link set {peer_end} netns {child}"
-            )))
-    })();
-    if result.is_err() {
-        // Deleting one end of a veth pair deletes both.
-        if let Ok(Some(index)) = netlink.link_index(host_end) {
-            let _ = netlink.delete_link(index);
-        }
-        return result;
-    }
+    let host_end = &attachment.host_end;
+    let command = format!(
+        "ip link add {host_end} master {} up type veth peer name {CONTAINER_LINK} \
+         netns {child}",
+        config.bridge
+    );
+    add_veth(&mut netlink, host_end, bridge, child, narrator)
+        .map_err(Error::network(command.clone()))?;
     if config.nat || !config.publish.is_empty() {
         for line in nat::add(config, attachment)? {
             narrator.say(line);
         }
     }
-    narrator.say(format!(
-        "ip link add {host_end} type veth peer name {peer_end}; \
-         ip link set {host_end} master {} up; ip link set {peer_end} netns {child}",
-        config.bridge
-    ));
+    narrator.say(command);
     Ok(())
 }
 // ANCHOR_END: attach
+
+/// How long a container's host end may still be there after a container of the
+/// same id ended: the kernel deletes it when it frees that container's network
+/// namespace, in the background (usually within tens of milliseconds).
+const OLD_HOST_END_GONE_WITHIN: Duration = Duration::from_secs(2);
+
+// ANCHOR: add_veth_retry
+/// `ip link add`, with `eth0` made in the child's namespace. If the host end's name
+/// is taken, it is most likely by the pair of a container with the same id that
+/// has just ended, which the kernel is about to delete: we wait for that, for a
+/// while, then give up with `EEXIST`. We never delete it ourselves: it may belong
+/// to a live container.
+fn add_veth(
+    netlink: &mut Netlink,
+    host_end: &str,
+    bridge: u32,
+    child: u32,
+    narrator: &Narrator,
+) -> io::Result<()> {
+    let deadline = Instant::now() + OLD_HOST_END_GONE_WITHIN;
+    let mut told = false;
+    loop {
+        match netlink.add_veth(host_end, bridge, CONTAINER_LINK, child) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if Instant::now() >= deadline {
+                    return Err(e);
+                }
+                if !told {
+                    narrator.say(format!(
+                        "{host_end} exists: waiting for the kernel to delete it \
+                         with the namespace of the container that had it"
+                    ));
+                    told = true;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+// ANCHOR_END: add_veth_retry
 
 // ---------------------------------------------------------------------------------------------
 // After the container exits.
 
 // ANCHOR: detach
-/// Deletes the host's end of the veth pair if it is still there (the kernel deletes
-/// the pair with the container's network namespace, but a little later, in the
-/// background), gives the address back, removes our NAT rules, and removes the
-/// bridge if asked to and no container uses it any more.
+/// Deletes the veth pair if it is still there, gives the address back, removes our
+/// NAT rules, and removes the bridge if asked to and no container uses it any more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,
@@ -113,22 +129,13 @@ pub fn detach(
 ) -> Result<(), Error> {
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let host_end = &attachment.host_end;
-    // The kernel deletes the container's end, and so the pair, when it frees the
-    // namespace; but it frees namespaces in the background, a little after the last
-    // process left. We do not wait: we delete the host end ourselves if it is still
-    // there (and whether the kernel or we were first varies from run to run, so the
-    // narration says the same for both).
-    if let Some(index) = netlink
-        .link_index(host_end)
-        .map_err(Error::network(format!("ip link show {host_end}")))?
-    {
-        match netlink.delete_link(index) {
-            Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
-                return Err(Error::network(format!("ip link delete {host_end}"))(e));
-            }
-            _ => {}
-        }
-    }
+    // The kernel deletes the pair with the container's network namespace, in the
+    // background; but a namespace can outlive the container's last process (a TCP
+    // socket still resending to a peer that is gone holds it, for minutes), and
+    // its eth0 would keep the address we give back below. So we delete the pair
+    // ourselves if the kernel has not yet; which of us is first varies from run
+    // to run, so the narration says the same for both.
+    delete_link_if_there(&mut netlink, host_end)?;
     narrator.say(format!(
         "{host_end} and its peer are gone (ip link delete {host_end}, if the \
          kernel had not deleted them with the namespace yet)"
@@ -138,14 +145,10 @@ pub fn detach(
     ))?;
     narrator.say(format!("released {}", attachment.address));
     if config.remove_bridge && left == 0 {
+        // Ports still on it (a dead container's host end the kernel has not
+        // deleted yet) are taken off; the kernel deletes them later all the same.
         let bridge = &config.bridge;
-        if let Some(index) = netlink
-            .link_index(bridge)
-            .map_err(Error::network(format!("ip link show {bridge}")))?
-        {
-            netlink
-                .delete_link(index)
-                .map_err(Error::network(format!("ip link delete {bridge}")))?;
+        if delete_link_if_there(&mut netlink, bridge)? {
             narrator.say(format!(
                 "ip link delete {bridge}: no container uses it any more"
             ));
@@ -159,3 +162,20 @@ pub fn detach(
     Ok(())
 }
 // ANCHOR_END: detach
+
+/// `ip link delete NAME` if there is such a link (the kernel may be deleting it at
+/// the same moment: `ENODEV` is fine too). Says whether there was one.
+fn delete_link_if_there(netlink: &mut Netlink, name: &str) -> Result<bool, Error> {
+    let Some(index) = netlink
+        .link_index(name)
+        .map_err(Error::network(format!("ip link show {name}")))?
+    else {
+        return Ok(false);
+    };
+    match netlink.delete_link(index) {
+        Err(e) if e.raw_os_error() != Some(nix::libc::ENODEV) => {
+            Err(Error::network(format!("ip link delete {name}"))(e))
+        }
+        _ => Ok(true),
+    }
+}

@@ -59,6 +59,20 @@ impl Netlink {
         }
     }
 
+    /// Is the link running (`ip link show` says `LOWER_UP` and the state `UP`)? The
+    /// kernel sets this flag once it has acted on the link's carrier.
+    pub fn is_running(&mut self, index: u32) -> io::Result<bool> {
+        let mut message = LinkMessage::default();
+        message.header.index = index;
+        let replies = self.request(RouteNetlinkMessage::GetLink(message), 0)?;
+        Ok(replies.into_iter().any(|reply| match reply {
+            RouteNetlinkMessage::NewLink(link) => {
+                link.header.flags.contains(LinkFlags::Running)
+            }
+            _ => false,
+        }))
+    }
+
     // ANCHOR: add_bridge
     /// `ip link add NAME type bridge`
     pub fn add_bridge(&mut self, name: &str) -> io::Result<()> {
@@ -74,15 +88,28 @@ impl Netlink {
     // ANCHOR_END: add_bridge
 
     // ANCHOR: add_veth
-    /// `ip link add NAME type veth peer name PEER`: two linked ends; what goes in
-    /// one comes out of the other.
-    pub fn add_veth(&mut self, name: &str, peer: &str) -> io::Result<()> {
+    /// `ip link add NAME master BRIDGE up type veth peer name PEER netns PID`: two
+    /// linked ends; what goes in one comes out of the other. `NAME` is made here,
+    /// on the bridge and up; `PEER` in the network namespace of process `PID`, so
+    /// it is never here: its name must be free only there. One request, so the
+    /// kernel makes all of it or nothing.
+    pub fn add_veth(
+        &mut self,
+        name: &str,
+        bridge: u32,
+        peer: &str,
+        pid: u32,
+    ) -> io::Result<()> {
         let mut peer_message = LinkMessage::default();
         peer_message
             .attributes
             .push(LinkAttribute::IfName(peer.into()));
+        peer_message.attributes.push(LinkAttribute::NetNsPid(pid));
         let mut message = LinkMessage::default();
+        message.header.flags = LinkFlags::Up;
+        message.header.change_mask = LinkFlags::Up;
         message.attributes.push(LinkAttribute::IfName(name.into()));
+        message.attributes.push(LinkAttribute::Controller(bridge));
         message.attributes.push(LinkAttribute::LinkInfo(vec![
             LinkInfo::Kind(InfoKind::Veth),
             LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_message))),
@@ -98,24 +125,6 @@ impl Netlink {
         message.header.flags = LinkFlags::Up;
         message.header.change_mask = LinkFlags::Up;
         self.change(RouteNetlinkMessage::SetLink(message))
-    }
-
-    /// `ip link set dev INDEX master BRIDGE`
-    pub fn set_controller(&mut self, index: u32, bridge: u32) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::Controller(bridge))
-    }
-
-    // ANCHOR: move_to_netns
-    /// `ip link set dev INDEX netns PID`: moves the link into the network namespace
-    /// of `pid`.
-    pub fn move_to_netns_of(&mut self, index: u32, pid: u32) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::NetNsPid(pid))
-    }
-    // ANCHOR_END: move_to_netns
-
-    /// `ip link set dev INDEX name NAME`
-    pub fn rename(&mut self, index: u32, name: &str) -> io::Result<()> {
-        self.set_attribute(index, LinkAttribute::IfName(name.into()))
     }
 
     /// `ip link delete dev INDEX`
@@ -157,17 +166,6 @@ impl Netlink {
             .attributes
             .push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
         self.create(RouteNetlinkMessage::NewRoute(message))
-    }
-
-    fn set_attribute(
-        &mut self,
-        index: u32,
-        attribute: LinkAttribute,
-    ) -> io::Result<()> {
-        let mut message = LinkMessage::default();
-        message.header.index = index;
-        message.attributes.push(attribute);
-        self.change(RouteNetlinkMessage::SetLink(message))
     }
 
     /// A request that creates something, and fails if it exists already.
