@@ -15,6 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{SigHandler, Signal, kill, killpg, signal};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
 
 /// How long any one run may take before the test gives up on it (and stops it).
@@ -63,7 +64,10 @@ pub struct Started {
     pub child: Child,
     /// The program, for messages.
     command: String,
-    waited: bool,
+    /// It has ended (we saw it without reaping it).
+    ended: bool,
+    /// It has been reaped, and its pid is free for the kernel to give again.
+    reaped: bool,
 }
 
 /// Starts `command` as the leader of a new process group.
@@ -96,7 +100,8 @@ pub fn start(command: &mut Command) -> Started {
     Started {
         child,
         command: command.get_program().to_string_lossy().into_owned(),
-        waited: false,
+        ended: false,
+        reaped: false,
     }
 }
 
@@ -129,9 +134,9 @@ impl Started {
     pub fn wait_limited(&mut self) -> i32 {
         let start = Instant::now();
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.waited = true;
-                return shell_code(status);
+            if let Some(code) = self.code_if_ended() {
+                self.ended = true;
+                return code;
             }
             if start.elapsed() > RUN_LIMIT {
                 self.stop();
@@ -147,8 +152,17 @@ impl Started {
     /// the container has ended, so its children (the container) are killed first and
     /// the lesson gets [`CLEAN_UP_LIMIT`] to finish. Then whatever is left of the
     /// group gets SIGKILL.
+    ///
+    /// The program is reaped last: until then the kernel keeps its pid, which is
+    /// also its group's id, from being given to a new process, so `killpg` reaches
+    /// only what this program started. (Reaped first, its pid could go, after its
+    /// group emptied, to a lesson another test starts at that moment, and `killpg`
+    /// would kill that one: pids here come round again after 32768.)
     pub fn stop(&mut self) {
-        if self.waited {
+        if self.reaped {
+            return;
+        }
+        if self.ended {
             self.note_left_behind();
         } else {
             let children = children_of(self.pid());
@@ -157,20 +171,27 @@ impl Started {
             }
             if !children.is_empty() {
                 let deadline = Instant::now() + CLEAN_UP_LIMIT;
-                while Instant::now() < deadline
-                    && matches!(self.child.try_wait(), Ok(None))
-                {
+                while Instant::now() < deadline && self.code_if_ended().is_none() {
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
         }
         // The group's leader may be gone already while others of its group live on.
         let _ = killpg(self.pid(), Signal::SIGKILL);
-        if !self.waited {
-            let _ = self.child.wait();
-            self.waited = true;
-        }
         wait_until_group_is_empty(self.pid());
+        let _ = self.child.wait();
+        self.reaped = true;
+    }
+
+    /// Its exit code if it has ended, seen without reaping it (`WNOWAIT`).
+    fn code_if_ended(&self) -> Option<i32> {
+        let flags =
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+        match waitid(Id::Pid(self.pid()), flags) {
+            Ok(WaitStatus::Exited(_, code)) => Some(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => Some(128 + signal as i32),
+            _ => None,
+        }
     }
 
     /// The program ended by itself: whatever of its group is still alive (after a
