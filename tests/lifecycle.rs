@@ -60,6 +60,22 @@ fn sleeper(name: &str) -> Container {
         })
 }
 
+/// The sleeper with a network namespace, wired to the default bridge (removed when
+/// its last container goes), with NAT or not, its files under `root`.
+fn networked_sleeper(name: &str, root: &Path, nat: bool) -> Container {
+    sleeper(name)
+        .namespaces([Namespace::Net])
+        .network(Some(NetworkConfig {
+            bridge: DEFAULT_BRIDGE.into(),
+            subnet: DEFAULT_SUBNET.parse().unwrap(),
+            address: None,
+            state_dir: root.to_path_buf(),
+            remove_bridge: true,
+            nat,
+            publish: Vec::new(),
+        }))
+}
+
 fn comm(pid: Pid) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
         .unwrap_or_default()
@@ -257,18 +273,7 @@ fn delete_cleans_up_after_a_killed_starter(
     let dir = TempDir::new("lifecycle-crash");
     let root = dir.path.join("state");
     let name = unique(&format!("crash-{}", format!("{stage:?}").to_lowercase()));
-    let container =
-        sleeper(&name)
-            .namespaces([Namespace::Net])
-            .network(Some(NetworkConfig {
-                bridge: DEFAULT_BRIDGE.into(),
-                subnet: DEFAULT_SUBNET.parse().unwrap(),
-                address: None,
-                state_dir: root.clone(),
-                remove_bridge: true,
-                nat: true,
-                publish: Vec::new(),
-            }));
+    let container = networked_sleeper(&name, &root, true);
     let starter = fork_starter(&container, &root, stage);
     let state = lifecycle::state(&root, &id(&name)).unwrap();
     let expected = match stage {
@@ -436,18 +441,7 @@ fn create_waits_for_a_host_end_name_then_gives_up(_host: HostGuard) {
     assert!(made.success());
     let dir = TempDir::new("lifecycle-taken");
     let root = dir.path.join("state");
-    let container =
-        sleeper(&name)
-            .namespaces([Namespace::Net])
-            .network(Some(NetworkConfig {
-                bridge: DEFAULT_BRIDGE.into(),
-                subnet: DEFAULT_SUBNET.parse().unwrap(),
-                address: None,
-                state_dir: root.clone(),
-                remove_bridge: true,
-                nat: false,
-                publish: Vec::new(),
-            }));
+    let container = networked_sleeper(&name, &root, false);
     let error = lifecycle::create(&container, &root, &quiet()).err();
     let refused = matches!(
         &error,

@@ -81,6 +81,10 @@ pub struct NetworkRecord {
     pub subnet: String,
     pub address: Ipv4Addr,
     pub host_end: String,
+    /// The veth pair is ours: `create` made it. (Until then a link of that name
+    /// would be another's, which `delete` must leave alone.)
+    #[serde(default)]
+    pub veth_made: bool,
     /// Whether NAT rules (masquerade or published ports) were asked for.
     pub nat: bool,
     /// The comment on its NAT rules.

@@ -139,13 +139,18 @@ impl HostGuard {
         // process group: its veth's host end is `nsb<pid>`. The kernel deletes the
         // pair a moment after the container ends (the drop waits for it).
         let veths = super::links::veths();
-        for group in process::started_since(self.since) {
+        let started = process::started_since(self.since);
+        for group in &started {
             let host_end = format!("nsb{group}");
             if veths.contains(&host_end) {
                 problems.push(format!(
                     "the veth {host_end} of process group {group} is still here"
                 ));
             }
+        }
+        // A reaped program's group was empty when it was reaped (`Started::stop`);
+        // its id may since belong to another test's program.
+        for group in process::not_reaped(started) {
             for p in process::group_members(group) {
                 problems.push(format!(
                     "pid {} ({}) of process group {group} is still alive",
@@ -192,9 +197,9 @@ impl HostGuard {
     /// and deletes the containers the killed lessons left.
     fn kill_started_groups(&self) {
         let groups = process::started_since(self.since);
-        for group in &groups {
+        for group in process::not_reaped(groups.clone()) {
             let _ =
-                nix::sys::signal::killpg(*group, nix::sys::signal::Signal::SIGKILL);
+                nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         }
         super::state::delete_left_records(&groups);
     }

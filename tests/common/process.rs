@@ -49,6 +49,26 @@ pub fn mark() -> Mark {
     }
 }
 
+/// The leaders `stop` has reaped. Their pids, which are their groups' ids, are free:
+/// the kernel may give them to other tests' programs, which `killpg` or a look at
+/// the group must then leave alone. (A pid started again leaves this set.)
+static REAPED: std::sync::Mutex<std::collections::BTreeSet<i32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn reaped() -> std::sync::MutexGuard<'static, std::collections::BTreeSet<i32>> {
+    REAPED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Of these process groups, the ones whose leader has not been reaped: only those
+/// are still certainly ours.
+pub fn not_reaped(groups: Vec<Pid>) -> Vec<Pid> {
+    let reaped = reaped();
+    groups
+        .into_iter()
+        .filter(|group| !reaped.contains(&group.as_raw()))
+        .collect()
+}
+
 /// The process groups this thread started since `mark`.
 pub fn started_since(mark: Mark) -> Vec<Pid> {
     STARTED.with(|s| s.borrow()[mark.started..].to_vec())
@@ -97,6 +117,7 @@ pub fn start(command: &mut Command) -> Started {
     let child = spawn_retrying(command);
     let pid = Pid::from_raw(child.id() as i32);
     STARTED.with(|s| s.borrow_mut().push(pid));
+    reaped().remove(&pid.as_raw());
     Started {
         child,
         command: command.get_program().to_string_lossy().into_owned(),
@@ -181,6 +202,7 @@ impl Started {
         wait_until_group_is_empty(self.pid());
         let _ = self.child.wait();
         self.reaped = true;
+        reaped().insert(self.pid().as_raw());
     }
 
     /// Its exit code if it has ended, seen without reaping it (`WNOWAIT`).

@@ -80,6 +80,7 @@ fn make(
             subnet: config.subnet.to_string(),
             address: attachment.address,
             host_end: attachment.host_end.clone(),
+            veth_made: false,
             nat: config.nat || !config.publish.is_empty(),
             nat_tag: attachment.tag.clone(),
             remove_bridge: config.remove_bridge,
@@ -104,6 +105,9 @@ fn make(
     // cgroup).
     narrate_child(child.pid, narrator)?;
     prepare_from_outside(&container, &resources, child.pid, narrator)?;
+    if let Some(network) = &mut record.cleanup.network {
+        network.veth_made = true;
+    }
     narrate_plan(&steps, narrator);
     record.status = Status::Created;
     dir.write(record)?;

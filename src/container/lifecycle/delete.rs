@@ -35,7 +35,9 @@ pub fn delete(
     if let Some(network) = &record.cleanup.network {
         let (config, attachment) = network_of(network, root)?;
         // Whatever happened, delete the veth pair and give the address back.
-        if let Err(error) = net::detach(&config, &attachment, narrator) {
+        if let Err(error) =
+            net::detach(&config, &attachment, network.veth_made, narrator)
+        {
             narrator.error(&error);
             first_error.get_or_insert(error);
         }

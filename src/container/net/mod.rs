@@ -120,11 +120,13 @@ fn add_veth(
 // After the container exits.
 
 // ANCHOR: detach
-/// Deletes the veth pair if it is still there, gives the address back, removes our
-/// NAT rules, and removes the bridge if asked to and no container uses it any more.
+/// Deletes the veth pair if we made it and it is still there, gives the address
+/// back, removes our NAT rules, and removes the bridge if asked to and no container
+/// uses it any more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,
+    veth_made: bool,
     narrator: &Narrator,
 ) -> Result<(), Error> {
     let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
@@ -135,11 +137,13 @@ pub fn detach(
     // its eth0 would keep the address we give back below. So we delete the pair
     // ourselves if the kernel has not yet; which of us is first varies from run
     // to run, so the narration says the same for both.
-    delete_link_if_there(&mut netlink, host_end)?;
-    narrator.say(format!(
-        "{host_end} and its peer are gone (ip link delete {host_end}, if the \
-         kernel had not deleted them with the namespace yet)"
-    ));
+    if veth_made {
+        delete_link_if_there(&mut netlink, host_end)?;
+        narrator.say(format!(
+            "{host_end} and its peer are gone (ip link delete {host_end}, if the \
+             kernel had not deleted them with the namespace yet)"
+        ));
+    }
     let left = release(config, attachment.address).map_err(Error::network(
         format!("lease file {}", config.lease_file().display()),
     ))?;
