@@ -10,7 +10,7 @@
 use std::cell::RefCell;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +124,15 @@ pub fn start(command: &mut Command) -> Started {
         ended: false,
         reaped: false,
     }
+}
+
+/// [`start`], with the program's stdin, stdout and stderr piped to the test.
+pub fn start_piped(command: &mut Command) -> Started {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    start(command)
 }
 
 /// A binary just copied can be "busy" for a moment: another test thread may have

@@ -45,11 +45,7 @@ pub fn run_with_input(name: &str, args: &[&str], input: &str) -> Run {
 /// Runs any command to the end, with `input` on its stdin, and collects what it
 /// printed.
 pub fn run_command(mut command: Command, input: &str) -> Run {
-    command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut started = process::start(&mut command);
+    let mut started = process::start_piped(&mut command);
     let child = &mut started.child;
     let mut stdin = child.stdin.take().unwrap();
     // A program that exits without reading its stdin closes the pipe: that is no

@@ -36,11 +36,7 @@ impl Running {
     /// Whatever it starts is stopped when the `Running` is dropped, if the test did
     /// not wait for it.
     pub fn from_command(mut command: Command) -> Running {
-        command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut started = process::start(&mut command);
+        let mut started = process::start_piped(&mut command);
         let child = &mut started.child;
         let (tx, lines) = mpsc::channel();
         for (source, stream) in [
