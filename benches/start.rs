@@ -37,9 +37,13 @@ const PLUS_MOUNT: &str =
 const PLUS_USER: &str = "unshare --fork --pid --uts --ipc --mount --mount-proc \
                          --user --map-root-user /bin/true";
 /// The floor of a networked container with iproute2: a new network namespace, a veth
-/// pair made in it, and the namespace dropped as `ip` exits (the kernel deletes the
-/// pair with it). No named namespace (`ip netns add` would mount one on the host).
-const NET_FLOOR: &str = "unshare --net ip link add host0 type veth peer name eth0";
+/// pair made with its host end here and its peer already in that namespace, and the
+/// namespace dropped, the pair left to the kernel's own clean-up. Three runs of `ip`
+/// (and a `sh` to name them): the named namespace and its mount live in the
+/// benchmark's own mount namespace and `/run` (see `enter_own_namespaces`).
+const NET_FLOOR: &str = "sh -c 'ip netns add f$$ \
+                         && ip link add f$$ type veth peer name eth0 netns f$$ \
+                         && ip netns del f$$'";
 
 const PAIRS: &[Pair] = &[
     Pair {
@@ -76,13 +80,13 @@ const PAIRS: &[Pair] = &[
         lesson: "06-net",
         args: &[],
         reference: NET_FLOOR,
-        reference_name: "unshare --net ip link add … veth",
+        reference_name: "ip netns add, ip link add … netns, ip netns del",
     },
     Pair {
         lesson: "07-cgroups",
         args: &["--memory", "100M"],
         reference: NET_FLOOR,
-        reference_name: "unshare --net ip link add … veth",
+        reference_name: "ip netns add, ip link add … netns, ip netns del",
     },
 ];
 
@@ -106,8 +110,8 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     require_root_and_hyperfine();
-    enter_own_network_namespace();
-    let state = tempdir();
+    enter_own_namespaces();
+    let state = StateRoot::new();
     let mut rows = Vec::new();
     let wanted =
         |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o));
@@ -115,7 +119,7 @@ fn main() {
         if !wanted(pair.lesson) {
             continue;
         }
-        let lesson = lesson_command(pair, &state);
+        let lesson = lesson_command(pair, &state.0);
         let medians = hyperfine(&[&lesson, pair.reference]);
         rows.push(format!(
             "| `{}` | {} | {} | {} | {:.2}× |",
@@ -144,18 +148,99 @@ fn main() {
             format!("| {name} | {} | {cost} |", ms(*median))
         })
         .collect();
+    let runtime_rows: Vec<String> = if wanted("runtime") {
+        runtime(&state.0)
+    } else {
+        Vec::new()
+    };
     let scale_rows: Vec<String> = wanted("scale")
-        .then(|| scale(&state).row())
+        .then(|| scale(&state.0).row())
         .into_iter()
         .collect();
-    let _ = std::fs::remove_dir_all(&state);
+    drop(state);
     if only.is_empty() {
-        write_table(&rows, &namespace_rows, &scale_rows);
+        write_table(&rows, &namespace_rows, &runtime_rows, &scale_rows);
     } else {
         eprintln!("{}", namespace_rows.join("\n"));
+        eprintln!("{}", runtime_rows.join("\n"));
         eprintln!("{}", scale_rows.join("\n"));
         eprintln!("(only some lessons ran: the book's table is left as it was)");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime beside runc.
+
+/// `nsbox run --rm` and `runc run`, each running `/bin/true` in the same busybox
+/// root filesystem with no network, side by side in one hyperfine run; and the
+/// peak memory of each (the largest resident size of any of its processes, from
+/// `wait4(2)`, as GNU time reports it).
+fn runtime(state: &Path) -> Vec<String> {
+    let storage = state.join("storage");
+    let nsbox = format!(
+        "{} --root {} --storage {} run --rm --network none busybox /bin/true",
+        bin("nsbox"),
+        state.join("runtime").display(),
+        storage.display()
+    );
+    // Once first: it builds the busybox image.
+    let built = Command::new("sh").args(["-c", &nsbox]).status();
+    assert!(built.is_ok_and(|s| s.success()), "{nsbox}");
+    let bundle = runc_bundle(&storage.join("builtin/busybox-0"), state);
+    let runc = format!("runc run --bundle {} nsbox-bench", bundle.display());
+    let medians = hyperfine(&[&nsbox, &runc]);
+    let memory = [peak_memory_kib(&nsbox), peak_memory_kib(&runc)];
+    vec![format!(
+        "| {} | {} | {:.2}× | {} KiB | {} KiB |",
+        ms(medians[0]),
+        ms(medians[1]),
+        medians[0] / medians[1],
+        memory[0],
+        memory[1]
+    )]
+}
+
+/// An OCI bundle for runc: `runc spec`'s config, with no terminal, `/bin/true`, and
+/// the busybox image as its root.
+fn runc_bundle(rootfs: &Path, state: &Path) -> PathBuf {
+    let bundle = state.join("runc-bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let made = Command::new("runc")
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "runc spec (apt-get install runc)"
+    );
+    let path = bundle.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["process"]["terminal"] = false.into();
+    config["process"]["args"] = serde_json::json!(["/bin/true"]);
+    config["root"]["path"] = rootfs.display().to_string().into();
+    std::fs::write(&path, config.to_string()).unwrap();
+    bundle
+}
+
+/// The largest peak of 5 runs, in KiB (`/usr/bin/time -f %M`).
+fn peak_memory_kib(command: &str) -> u64 {
+    (0..5)
+        .map(|_| {
+            let out = Command::new("/usr/bin/time")
+                .args(["-f", "%M", "sh", "-c", &format!("exec {command}")])
+                .output()
+                .expect("/usr/bin/time (apt-get install time)");
+            let text = String::from_utf8_lossy(&out.stderr);
+            text.lines()
+                .last()
+                .unwrap_or("0")
+                .trim()
+                .parse()
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,7 +250,7 @@ fn main() {
 /// time, all running at once before any stops; and the whole round this many times.
 const SCALE_CONTAINERS: usize = 50;
 const SCALE_AT_ONCE: usize = 10;
-const SCALE_ROUNDS: usize = 5;
+const SCALE_ROUNDS: usize = 9;
 /// The port every container listens on, at its own address.
 const SCALE_PORT: u16 = 80;
 
@@ -176,24 +261,36 @@ struct Scale {
 }
 
 impl Scale {
-    /// The table's row: the first, the median and the last container (for each, the
-    /// median of the rounds), last / first, and how many starts of all the rounds
-    /// took more than twice the median.
+    /// The table's row: the first and the last container (for each, the median of
+    /// the rounds), last / first; the same for the first batch and the last batch
+    /// (the median of all their starts, steadier than one container's); and how
+    /// many starts of all the rounds took more than twice the median.
     fn row(&self) -> String {
         let by_order: Vec<Duration> = (0..SCALE_CONTAINERS)
             .map(|n| median(self.rounds.iter().map(|round| round[n]).collect()))
             .collect();
         let first = by_order[0].as_secs_f64();
         let last = by_order[SCALE_CONTAINERS - 1].as_secs_f64();
-        let middle = median(by_order);
-        let all: Vec<&Duration> = self.rounds.iter().flatten().collect();
-        let late = all.iter().filter(|t| **t > &(middle * 2)).count();
+        let batch = |range: std::ops::Range<usize>| {
+            let starts = self
+                .rounds
+                .iter()
+                .flat_map(|round| round[range.clone()].to_vec());
+            median(starts.collect()).as_secs_f64()
+        };
+        let first_batch = batch(0..SCALE_AT_ONCE);
+        let last_batch = batch(SCALE_CONTAINERS - SCALE_AT_ONCE..SCALE_CONTAINERS);
+        let all: Vec<Duration> = self.rounds.iter().flatten().copied().collect();
+        let middle = median(all.clone());
+        let late = all.iter().filter(|t| **t > middle * 2).count();
         format!(
-            "| {} | {} | {} | {:.2}× | {late} of {} |",
+            "| {} | {} | {:.2}× | {} | {} | {:.2}× | {late} of {} |",
             ms(first),
-            ms(middle.as_secs_f64()),
             ms(last),
             last / first,
+            ms(first_batch),
+            ms(last_batch),
+            last_batch / first_batch,
             all.len()
         )
     }
@@ -204,6 +301,7 @@ fn scale(state: &Path) -> Scale {
     // The first container on a machine also makes the bridge: one before the
     // measured ones, so that none of those pays for it.
     ScaleContainer::start(state, 0).stop();
+    wait_until_the_bridge_has_no_ports();
     let rounds = (0..SCALE_ROUNDS).map(|_| scale_round(state)).collect();
     Scale { rounds }
 }
@@ -247,7 +345,7 @@ impl ScaleContainer {
         // Its own address, given: the lease file is read and written as without.
         let address = Ipv4Addr::new(10, 89, 0, 2 + n as u8);
         let spawned = Instant::now();
-        let mut lesson = Command::new(bin("06-net"))
+        let lesson = Command::new(bin("06-net"))
             .args(["--quiet", "--state-dir"])
             .arg(state)
             .args(["--hostname", &hostname, "--ip", &address.to_string()])
@@ -257,16 +355,21 @@ impl ScaleContainer {
             .expect("start 06-net");
         // The probe prints "listening" once its socket is bound; connecting before
         // that would be refused.
-        let mut line = String::new();
-        let stdout = lesson.stdout.as_mut().unwrap();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "listening", "{hostname} did not start");
         let mut container = ScaleContainer {
             lesson,
             hostname,
             address: SocketAddr::from((address, SCALE_PORT)),
             start_time: Duration::ZERO,
         };
+        let mut line = String::new();
+        let stdout = container.lesson.stdout.as_mut().unwrap();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim(),
+            "listening",
+            "{} did not start",
+            container.hostname
+        );
         container.check_answer();
         container.start_time = spawned.elapsed();
         container
@@ -291,8 +394,20 @@ impl ScaleContainer {
     }
 }
 
+/// A container the benchmark gave up on (a panic) is killed, not left running: its
+/// lesson dies, and the kernel kills the container with it (`PR_SET_PDEATHSIG`).
+impl Drop for ScaleContainer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.lesson.try_wait() {
+            let _ = self.lesson.kill();
+            let _ = self.lesson.wait();
+        }
+    }
+}
+
 /// The kernel may still be taking the last veth pairs apart when their lessons
-/// have ended: the next round starts once the bridge has no port left.
+/// have ended, and each holds its address till then: the next round, which gives
+/// the containers the same addresses, starts once the bridge has no port left.
 fn wait_until_the_bridge_has_no_ports() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -376,25 +491,55 @@ fn require_root_and_hyperfine() {
 }
 
 /// Everything networked happens in a network namespace of the benchmark's own, with
-/// its loopback up, so the host's links are never touched.
-fn enter_own_network_namespace() {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-        .expect("unshare(CLONE_NEWNET)");
+/// its loopback up, so the host's links are never touched. A mount namespace of its
+/// own, with a `/run` of its own, keeps what `ip netns add` mounts off the host too.
+fn enter_own_namespaces() {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS)
+        .expect("unshare(CLONE_NEWNET | CLONE_NEWNS)");
+    let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
+    mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
+        .expect("make / private");
+    mount(
+        Some("tmpfs"),
+        "/run",
+        Some("tmpfs"),
+        MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("mount a tmpfs on /run");
     let up = Command::new("ip")
         .args(["link", "set", "lo", "up"])
         .status();
     assert!(up.is_ok_and(|s| s.success()), "ip link set lo up");
 }
 
-fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir()
-        .join(format!("nsbox-bench-state-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// The lessons' state root, removed when the benchmark ends, even by a panic.
+struct StateRoot(PathBuf);
+
+impl StateRoot {
+    fn new() -> StateRoot {
+        let dir = std::env::temp_dir()
+            .join(format!("nsbox-bench-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        StateRoot(dir)
+    }
+}
+
+impl Drop for StateRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The tables, into the page the book's appendix includes.
-fn write_table(rows: &[String], namespace_rows: &[String], scale_rows: &[String]) {
+fn write_table(
+    rows: &[String],
+    namespace_rows: &[String],
+    runtime_rows: &[String],
+    scale_rows: &[String],
+) {
     let machine = machine();
     let text = format!(
         "Measured with `cargo bench --bench start` on {machine}: medians of at least 40 \
@@ -403,15 +548,24 @@ fn write_table(rows: &[String], namespace_rows: &[String], scale_rows: &[String]
          | --- | --- | --- | --- | --- |\n{}\n\n\
          What each namespace type costs on its own (`unshare --fork --TYPE /bin/true`):\n\n\
          | namespace | median | more than none |\n| --- | --- | --- |\n{}\n\n\
+         The runtime beside runc, both running `/bin/true` in the same busybox root \
+         filesystem without a network (`nsbox run --rm --network none busybox \
+         /bin/true`, `runc run`), in one hyperfine run; peak memory is the largest \
+         resident size of any of their processes (GNU time's `%M`, 5 runs):\n\n\
+         | nsbox run | runc run | ratio | nsbox peak memory | runc peak memory |\n\
+         | --- | --- | --- | --- | --- |\n{}\n\n\
          {SCALE_CONTAINERS} containers of `06-net`, {SCALE_AT_ONCE} starting at a time, \
          all running at once before any stops. A container has started when it \
          answers a TCP connection from the host, over the bridge; each time is the \
-         median of {SCALE_ROUNDS} rounds:\n\n\
-         | first | median | {SCALE_CONTAINERS}th | {SCALE_CONTAINERS}th / first \
+         median of {SCALE_ROUNDS} rounds; a batch's, the median of all its \
+         containers' starts in all rounds:\n\n\
+         | first | {SCALE_CONTAINERS}th | {SCALE_CONTAINERS}th / first \
+         | first {SCALE_AT_ONCE} | last {SCALE_AT_ONCE} | last / first \
          | starts over twice the median |\n\
-         | --- | --- | --- | --- | --- |\n{}\n",
+         | --- | --- | --- | --- | --- | --- | --- |\n{}\n",
         rows.join("\n"),
         namespace_rows.join("\n"),
+        runtime_rows.join("\n"),
         scale_rows.join("\n")
     );
     let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/speed/start.md");

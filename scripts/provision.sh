@@ -22,8 +22,8 @@ set -euo pipefail
 
 RUST_MIN=1.85.0
 MDBOOK_VERSION=0.5.4
-PACKAGES=(build-essential pkg-config curl ca-certificates git sudo util-linux procps iproute2 python3 graphviz hyperfine
-    nftables)
+PACKAGES=(build-essential pkg-config curl ca-certificates git sudo util-linux procps iproute2 python3 graphviz hyperfine busybox-static
+    nftables docker-registry skopeo runc time)
 PROFILE_D=/etc/profile.d/nsbox.sh
 GRUB_DROP_IN=/etc/default/grub.d/99-nsbox-cgroup-v1.cfg
 USERNS_CONF=/etc/sysctl.d/60-nsbox-userns.conf
@@ -160,6 +160,11 @@ else
         sleep 20
     done
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" >/dev/null
+    # The runtime's tests start a registry of their own when they need one: the one the
+    # package starts as a service (on port 5000) is not wanted on a student's machine.
+    if [[ " ${missing[*]} " == *" docker-registry "* ]] && command -v systemctl >/dev/null; then
+        systemctl disable --now docker-registry >/dev/null 2>&1 || true
+    fi
 fi
 
 # --- 2. Rust -------------------------------------------------------------------------------------

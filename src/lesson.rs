@@ -3,9 +3,10 @@
 
 use crate::container::cgroup::{Cpus, Limits, MIN_MEMORY, MemorySize, PidCount};
 use crate::container::net::{self, NetworkConfig, Publish, Subnet};
+use crate::container::rootfs::{RootFs, RootSwitch, Volume};
 use crate::container::{
     self, Container, ContainerId, Error, IdMaps, IdRange, Narrator, Propagation,
-    state,
+    image, state,
 };
 use clap::Args;
 use std::net::Ipv4Addr;
@@ -145,6 +146,7 @@ impl NetArgs {
             remove_bridge: self.remove_bridge,
             nat: self.nat,
             publish: self.publish.clone(),
+            publish_on_loopback: false,
         })
     }
 }
@@ -176,7 +178,7 @@ impl LimitArgs {
 }
 
 /// `--memory 64M`: a number of bytes, with an optional K, M or G (powers of 1024).
-fn parse_memory(text: &str) -> Result<MemorySize, String> {
+pub fn parse_memory(text: &str) -> Result<MemorySize, String> {
     let usage = || format!("'{text}' is not a size like 64M, 512K or 1G");
     let trimmed = text.trim_end_matches(['B', 'b']).trim_end_matches('i');
     let (digits, unit) =
@@ -202,7 +204,7 @@ fn parse_memory(text: &str) -> Result<MemorySize, String> {
 }
 
 /// `--cpus 0.5`: a share of CPU time, as a number of CPUs.
-fn parse_cpus(text: &str) -> Result<Cpus, String> {
+pub fn parse_cpus(text: &str) -> Result<Cpus, String> {
     let cpus: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of CPUs like 0.5 or 2"))?;
@@ -219,7 +221,7 @@ fn parse_cpus(text: &str) -> Result<Cpus, String> {
 }
 
 /// `--pids 8`: at least one process, the command itself.
-fn parse_pids(text: &str) -> Result<PidCount, String> {
+pub fn parse_pids(text: &str) -> Result<PidCount, String> {
     match text.parse::<u64>() {
         Ok(0) => Err(
             "--pids 0 would not even let the command start: give 1 or more".into(),
@@ -228,6 +230,121 @@ fn parse_pids(text: &str) -> Result<PidCount, String> {
         Err(_) => Err(format!("'{text}' is not a number of processes")),
     }
 }
+
+/// Lesson 08's options: the root filesystem and the volumes.
+#[derive(Args, Debug)]
+pub struct RootfsArgs {
+    /// The root filesystem: a folder, or a .tar/.tar.gz of one [default: a busybox
+    /// image, built from the host's /bin/busybox]
+    #[arg(long, value_name = "DIR", value_parser = parse_rootfs)]
+    pub rootfs: Option<PathBuf>,
+
+    /// A host folder or file inside the container, read-only with :ro (repeat for
+    /// more)
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]", value_parser = parse_volume)]
+    pub volumes: Vec<Volume>,
+
+    /// Make the new tree the root with chroot(2) instead of pivot_root(2), to see
+    /// why runtimes do not
+    #[arg(long)]
+    pub chroot: bool,
+
+    /// Before the command, try the classic escape from a chroot (mkdir, chroot
+    /// into it, cd .. as far as it goes, chroot .)
+    #[arg(long)]
+    pub try_escape: bool,
+
+    /// Keep what the container wrote (its upper layer) when it ends, in
+    /// <state root>/kept/<id>
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// A folder, or an archive of one, that is there.
+fn parse_rootfs(text: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(text);
+    if path.is_dir() || (path.is_file() && image::is_archive(&path)) {
+        return Ok(path);
+    }
+    Err(format!(
+        "'{text}' is not a folder, or a .tar, .tar.gz or .tgz file"
+    ))
+}
+
+/// `HOST:CONTAINER` or `HOST:CONTAINER:ro`: both paths absolute, the host's there.
+pub fn parse_volume(text: &str) -> Result<Volume, String> {
+    let (host, container, read_only) = match text.split(':').collect::<Vec<_>>()[..]
+    {
+        [host, container] => (host, container, false),
+        [host, container, "ro"] => (host, container, true),
+        _ => {
+            return Err(format!(
+                "'{text}' is not HOST:CONTAINER or HOST:CONTAINER:ro"
+            ));
+        }
+    };
+    let (host, container) = (PathBuf::from(host), PathBuf::from(container));
+    if !host.is_absolute() || !container.is_absolute() {
+        return Err(format!("'{text}': both paths must start with /"));
+    }
+    if !host.exists() {
+        return Err(format!("'{}' does not exist on the host", host.display()));
+    }
+    Ok(Volume {
+        host,
+        container,
+        read_only,
+    })
+}
+
+// ANCHOR: run_in_rootfs
+/// Lesson 08: runs the container in its own root filesystem, the one given or the
+/// busybox image (built once under the state root, for whom root inside is).
+pub fn run_in_rootfs(
+    program: &str,
+    container: Container,
+    args: &RootfsArgs,
+    quiet: bool,
+) -> ExitCode {
+    let (uid, gid) = container
+        .id_maps
+        .as_ref()
+        .and_then(IdMaps::root_outside)
+        .unwrap_or((0, 0));
+    let owner = image::Owner { uid, gid };
+    let images = state_root(&container).join(image::IMAGES);
+    let image = match &args.rootfs {
+        Some(archive) if image::is_archive(archive) => {
+            image::from_tar(&images, archive, owner)
+        }
+        Some(dir) => Ok(dir.clone()),
+        None => {
+            let busybox = PathBuf::from(image::HOST_BUSYBOX);
+            image::busybox_image(&images, &busybox, owner)
+        }
+    };
+    match image {
+        Ok(image) => {
+            let container = container.rootfs(Some(RootFs {
+                image: vec![image],
+                volumes: args.volumes.clone(),
+                switch: if args.chroot {
+                    RootSwitch::Chroot
+                } else {
+                    RootSwitch::PivotRoot
+                },
+                try_escape: args.try_escape,
+                keep: args.keep,
+            }));
+            run(program, &container, quiet)
+        }
+        Err(error) => {
+            Narrator::new(program, quiet).error(explain(&error));
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+// ANCHOR_END: run_in_rootfs
 
 // ANCHOR: run
 /// Runs the container and turns the outcome into the process's exit code: the

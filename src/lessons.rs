@@ -78,8 +78,19 @@ pub const CGROUPS: Lesson = Lesson {
     runs_as_root: true,
 };
 
-/// Every lesson, in the course's order. Each adds a namespace to the one before.
-pub const LESSONS: [&Lesson; 7] = [&UTS, &IPC, &PID, &MNT, &USER, &NET, &CGROUPS];
+/// The last lesson adds no namespace: a root filesystem of its own, in the mount
+/// namespace lesson 04 made.
+pub const ROOTFS: Lesson = Lesson {
+    name: "08-rootfs",
+    title: "Root filesystem: a tree of its own",
+    namespaces: &[Uts, Ipc, Pid, Mount, User, Net, Cgroup],
+    runs_as_root: true,
+};
+
+/// Every lesson, in the course's order. Each adds a namespace to the one before,
+/// up to 07, which has them all; 08 adds a root filesystem.
+pub const LESSONS: [&Lesson; 8] =
+    [&UTS, &IPC, &PID, &MNT, &USER, &NET, &CGROUPS, &ROOTFS];
 
 /// Every namespace type the lessons ask for, in the order the course adds them (the
 /// last lesson asks for them all).
@@ -91,15 +102,16 @@ pub fn namespaces_in_course_order() -> &'static [Namespace] {
 mod tests {
     use super::*;
 
-    /// Each lesson is the one before plus one namespace, so the chapters can say
-    /// "one more word".
+    /// Each lesson up to 07 is the one before plus one namespace, so the chapters
+    /// can say "one more word"; 08 has 07's namespaces.
     #[test]
     fn each_lesson_adds_one_namespace_to_the_one_before() {
-        for pair in LESSONS.windows(2) {
+        for pair in LESSONS[..7].windows(2) {
             let (before, after) = (pair[0], pair[1]);
             assert_eq!(after.namespaces.len(), before.namespaces.len() + 1);
             assert!(after.namespaces.starts_with(before.namespaces), "{after:?}");
         }
+        assert_eq!(ROOTFS.namespaces, CGROUPS.namespaces);
     }
 
     #[test]

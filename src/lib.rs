@@ -7,8 +7,10 @@
 //! - [`lessons`]: the course's catalog: each lesson's name, title and namespaces.
 //! - [`doctor`]: checks that this machine can run the lessons (`cargo run --bin
 //!   doctor`).
+//! - [`runtime`]: `nsbox`, the container engine the course ends with (chapter 09).
 
 pub mod container;
 pub mod doctor;
 pub mod lesson;
 pub mod lessons;
+pub mod runtime;

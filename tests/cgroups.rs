@@ -146,19 +146,8 @@ fn transcript_oom(_host: HostGuard) {
     // replaces it.
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
     transcript.command("echo $?", "137\n");
-    let name = format!("oom-{}", version_of(&run));
+    let name = format!("oom-{}", cgroup_version(&run));
     assert_transcript("07-cgroups", &name, &transcript);
-}
-
-/// `v1` or `v2`, from the narration's first line: the two print different files, so
-/// each transcript has one snapshot per version (these tests also run in a cgroup v2
-/// VM).
-fn version_of(run: &Run) -> &'static str {
-    if run.stderr.contains("cgroup v2") {
-        "v2"
-    } else {
-        "v1"
-    }
 }
 
 /// A CPU limit's files, and the container's own cgroup seen from inside: `/`.
@@ -176,7 +165,7 @@ fn transcript_cgroup_root(_host: HostGuard) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
-    let name = format!("cgroup-root-{}", version_of(&run));
+    let name = format!("cgroup-root-{}", cgroup_version(&run));
     assert_transcript("07-cgroups", &name, &transcript);
 }
 
@@ -188,6 +177,6 @@ fn transcript_fork_limit(_host: HostGuard) {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut transcript = Transcript::default();
     transcript.lesson_parts("07-cgroups", &args, &run.stdout, &run.stderr);
-    let name = format!("fork-limit-{}", version_of(&run));
+    let name = format!("fork-limit-{}", cgroup_version(&run));
     assert_transcript("07-cgroups", &name, &transcript);
 }

@@ -9,7 +9,8 @@
 //!   only.
 //! - A word in angle brackets is a value you read off your screen: `<pid>` the
 //!   container's pid on the host, `<dir>` its cgroup directory, `<your machine's
-//!   address>` an address of the host.
+//!   address>` an address of the host, `<id>` the id of the container `nsbox
+//!   run -d` printed last.
 //! - Code in the prose is not for pasting as it is. It names a command a block
 //!   holds, or it is the answer to an exercise that needs your code first, or a
 //!   repair for a machine in a bad state (`sudo umount /proc`).
@@ -64,6 +65,8 @@ const CHAPTERS: &[&str] = &[
     "lessons/05-user/README.md",
     "lessons/06-net/README.md",
     "lessons/07-cgroups/README.md",
+    "lessons/08-rootfs/README.md",
+    "lessons/09-runtime/README.md",
 ];
 
 /// The blocks this test does not run, and why. Keep this list short.
@@ -354,7 +357,7 @@ struct Setting {
 
 /// The binaries `cargo build` would have built: `target/debug/<name>` in the working
 /// directory. The lessons, and these.
-const OTHER_BINARIES: [&str; 2] = ["doctor", "nsbox-probe"];
+const OTHER_BINARIES: [&str; 3] = ["doctor", "nsbox-probe", "nsbox"];
 
 fn binary(name: &str) -> &'static str {
     match name {
@@ -1004,6 +1007,9 @@ struct ChapterRun {
     /// The chapter's cleanup commands not run yet, with their chapters: run even
     /// when the test fails.
     cleanups: Vec<(&'static str, Typed)>,
+    /// The last container id (12 hexadecimal digits on a line of their own) a
+    /// command printed: what `<id>` means.
+    last_id: Option<String>,
 }
 
 fn run_chapter(path: &'static str, network: Network) {
@@ -1014,6 +1020,7 @@ fn run_chapter(path: &'static str, network: Network) {
         terminals: BTreeMap::new(),
         started: Vec::new(),
         cleanups: Vec::new(),
+        last_id: None,
     };
     for step in plan.iter().filter(|s| matches!(s.what, Do::Cleanup)) {
         let from = step.chapter(path);
@@ -1096,8 +1103,36 @@ impl ChapterRun {
                     });
                 }
                 self.check(step, index + 1, &text, &outcome);
+                self.remember_id(&outcome);
             }
         }
+    }
+
+    /// Keeps the last container id a command printed, as you would read it off your
+    /// screen.
+    fn remember_id(&mut self, outcome: &Outcome) {
+        let is_id = |line: &&String| {
+            line.len() == 12
+                && line
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+        };
+        if let Some(id) = outcome.output.iter().rev().find(is_id) {
+            self.last_id = Some(id.clone());
+        }
+    }
+
+    /// The host pid of nsbox's container `id`, from its record under the default
+    /// state root (in the sandbox's own /run, when there is one).
+    fn nsbox_pid(&self, id: &str) -> Option<String> {
+        let prefix = match &self.setting.sandbox {
+            Some(sandbox) => format!("/proc/{}/root", sandbox.holder.pid()),
+            None => String::new(),
+        };
+        let path = format!("{prefix}/run/nsbox/{id}/state.json");
+        let record: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        Some(record["pid"].as_i64()?.to_string())
     }
 
     fn start(&mut self, step: &Step, text: &str) {
@@ -1126,6 +1161,20 @@ impl ChapterRun {
     /// The command with its placeholders filled in, as you would from your screen.
     fn fill_in(&self, text: &str) -> String {
         let mut text = text.to_string();
+        if text.contains("<id>") {
+            let id = self.last_id.as_deref().unwrap_or_else(|| {
+                panic!("{text:?} needs a container id; no command printed one")
+            });
+            text = text.replace("<id>", id);
+        }
+        // A container nsbox runs in the background: its pid is in its record.
+        let detached = self.last_id.as_deref().and_then(|id| self.nsbox_pid(id));
+        if text.contains("<pid>")
+            && self.latest_container().is_none()
+            && let Some(pid) = detached
+        {
+            text = text.replace("<pid>", &pid);
+        }
         if text.contains("<pid>") || text.contains("<dir>") {
             let container = self.latest_container().unwrap_or_else(|| {
                 panic!("{text:?} needs a running container; none runs")
@@ -1258,9 +1307,15 @@ impl Drop for ChapterRun {
             terminal.kill_everything();
         }
         self.terminals.clear();
+        // In the chapter's directory, with the test's `cargo` (a real one would wait
+        // for the build directory's lock forever).
+        let directory = self.setting.directory.path.display().to_string();
+        let as_root = Path::new(ROOT).join("scripts/as-root");
+        let binaries = self.setting.directory.path.join("target/debug");
+        let cargo = cargo_function(&as_root, &binaries);
         for (_, typed) in std::mem::take(&mut self.cleanups) {
-            let text = typed.text.as_str();
-            let _ = self.setting.as_reader(&["bash", "-c", text]).output();
+            let text = format!("cd '{directory}'; {cargo}; {}", typed.text);
+            let _ = self.setting.as_reader(&["bash", "-c", &text]).output();
         }
     }
 }
@@ -1313,6 +1368,21 @@ fn chapter_06_net(_host: HostGuard) {
 #[rstest]
 fn chapter_07_cgroups(_host: HostGuard) {
     run_chapter("lessons/07-cgroups/README.md", Network::Sandbox);
+}
+
+/// The examples need no network (`--network none`); the escape reaches the host's
+/// files, which it only lists.
+#[rstest]
+fn chapter_08_rootfs(_host: HostGuard) {
+    run_chapter("lessons/08-rootfs/README.md", Network::Host);
+}
+
+/// nsbox's containers bind their network namespaces under /run/netns, make the
+/// nsbox0 bridge and NAT rules, and publish port 8080: all in the network sandbox,
+/// whose /run is its own (the state root, /run/nsbox, too).
+#[rstest]
+fn chapter_09_runtime(_host: HostGuard) {
+    run_chapter("lessons/09-runtime/README.md", Network::Sandbox);
 }
 
 /// Every ```sh block of every chapter is typed by the chapter's plan, or is listed
@@ -1541,6 +1611,78 @@ fn plan(chapter: &str) -> Vec<Step> {
             // Exercise 2's check.
             run(15, FIRST).prints(1, "wall"),
             cleanup(16, FIRST),
+        ],
+        "lessons/08-rootfs/README.md" => vec![
+            // The image's /, then the mounts inside.
+            run(1, FIRST).prints(1, "linuxrc"),
+            run(2, FIRST)
+                .prints(1, "/ overlay")
+                .prints(1, "/dev/pts devpts"),
+            // One container's write: not seen by the next, nor in the image.
+            run(3, FIRST)
+                .prints(1, "mine")
+                .exits(2, 1)
+                .prints(2, "No such file"),
+            // --keep: what the container wrote, and the whiteout.
+            run(4, FIRST)
+                .prints(2, "/new")
+                .prints(3, "character special file 0,0"),
+            // The escape: out after chroot, not after pivot_root.
+            run(5, FIRST)
+                .prints(1, "/lib/modules")
+                .exits(2, 1)
+                .prints(2, "No such file"),
+            // The container's own memory limit.
+            run(6, FIRST).prints(1, "67108864"),
+            // Volumes: the write lands on the host, the read-only one refuses.
+            run(7, FIRST)
+                .exits(2, 1)
+                .prints(2, "Read-only file system")
+                .prints(3, "hi"),
+            // The image the chapter's containers shared.
+            cleanup(8, FIRST),
+        ],
+        "lessons/09-runtime/README.md" => vec![
+            // run in the foreground, then -d: the id comes back at once.
+            run(1, FIRST).prints_line(1, "hello"),
+            run(2, FIRST)
+                .prints(1, "Exited (0)")
+                .prints(1, "Up ")
+                .prints(1, "talk"),
+            // "After a second": both lines are in the log.
+            pause(2),
+            run(3, FIRST)
+                .prints_line(1, "hi")
+                .prints_line(1, "oops")
+                .prints(2, " stdout F hi")
+                .prints(2, " stderr F oops"),
+            // stop: sleep, PID 1, ignores SIGTERM; SIGKILL after 2 s.
+            run(4, FIRST)
+                .prints_line(1, "talk")
+                .prints_line(2, "137")
+                .prints_line(3, "hello"),
+            // exec, and the pid inspect shows.
+            run(5, FIRST)
+                .prints(2, "1 root     sleep 1000")
+                .prints(4, "\"Pid\""),
+            // nsenter, by hand: the same PID 1.
+            run(6, FIRST).prints(1, "1 root     sleep 1000"),
+            // The network namespace, by its name under /run/netns.
+            run(7, FIRST)
+                .prints(1, "nsbox-")
+                .prints(2, "eth0@if")
+                .prints(2, "10.89.0."),
+            // A namespace kept by a bind mount alone.
+            run(8, FIRST)
+                .prints(4, "demo0@demo1")
+                .prints(4, "demo1@demo0"),
+            cleanup(9, FIRST),
+            // -p: 127.0.0.1 reaches the container (curl -f: an answer, 200).
+            run(10, FIRST),
+            pause(1),
+            run(11, FIRST),
+            cleanup(12, FIRST),
+            cleanup(13, FIRST),
         ],
         _ => panic!("no plan for {chapter}"),
     }

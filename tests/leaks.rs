@@ -80,3 +80,44 @@ fn a_program_not_waited_for_is_stopped() {
     drop(listener);
     assert!(!exists(pid), "the listener {pid} is still there");
 }
+
+/// Nobody reads the narration any more (`07-cgroups … 2>&1 | head -1` has exited):
+/// the lesson loses the lines, not its clean-up. (Writing to a closed pipe fails;
+/// `eprintln!` would panic, and the cgroup and state folder would stay.)
+#[test]
+fn a_lesson_whose_narration_nobody_reads_still_cleans_up() {
+    use std::process::{Command, Stdio};
+    require_root();
+    let (reader, writer) = nix::unistd::pipe().unwrap();
+    drop(reader);
+    let mut lesson = Command::new(bin("07-cgroups"))
+        .args(["--network", "none", "--memory", "64M", "true"])
+        .stderr(Stdio::from(writer))
+        .spawn()
+        .unwrap();
+    let name = format!("nsbox-{}", lesson.id());
+    let status = lesson.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let left = folders_named(Path::new("/sys/fs/cgroup"), &name, 6);
+    assert!(left.is_empty(), "cgroup folders left: {left:?}");
+}
+
+/// The folders called `name` under `dir`, at most `depth` levels down.
+fn folders_named(dir: &Path, name: &str, depth: usize) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if entry.file_name() == name {
+            found.push(path);
+        } else if depth > 0 {
+            found.extend(folders_named(&path, name, depth - 1));
+        }
+    }
+    found
+}

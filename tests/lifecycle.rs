@@ -73,6 +73,7 @@ fn networked_sleeper(name: &str, root: &Path, nat: bool) -> Container {
             remove_bridge: true,
             nat,
             publish: Vec::new(),
+            publish_on_loopback: false,
         }))
 }
 
@@ -312,28 +313,38 @@ fn delete_cleans_up_after_a_killed_starter(
 /// up. Each time, `delete` from whatever record is left must leave nothing: no
 /// cgroup, veth, lease, NAT rule, `ip_forward` change or state folder. Runs in a
 /// network namespace of this test thread's own (the lessons it starts join it).
+/// 08-rootfs the same, with its own root: its layer is in the state folder, and
+/// its mounts in its own mount namespace (the host guard compares the host's).
 #[rstest]
-fn delete_cleans_up_after_the_starter_is_killed_at_any_step(_host: HostGuard) {
+#[case::cgroups("07-cgroups")]
+#[case::rootfs("08-rootfs")]
+fn delete_cleans_up_after_the_starter_is_killed_at_any_step(
+    _host: HostGuard,
+    #[case] lesson: &str,
+) {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
     let dir = TempDir::new("lifecycle-every-step");
     let root = dir.path.join("state");
     let root_text = root.display().to_string();
-    let args = [
-        "--state-dir",
-        &root_text,
-        "--nat",
-        "--memory",
-        "50M",
-        "--",
-        "true",
-    ];
-    let whole = Running::start("07-cgroups", &args).finish();
+    let (uid, gid) = invoking_user();
+    let owner = nsbox::container::image::Owner { uid, gid };
+    let busybox = Path::new(nsbox::container::image::HOST_BUSYBOX);
+    let image = nsbox::container::image::busybox_image(&dir.path, busybox, owner)
+        .unwrap()
+        .display()
+        .to_string();
+    let mut args = vec!["--state-dir", &root_text, "--nat", "--memory", "50M"];
+    if lesson == "08-rootfs" {
+        args.extend(["--rootfs", &image]);
+    }
+    args.extend(["--", "true"]);
+    let whole = Running::start(lesson, &args).finish();
     assert_eq!(whole.code, 0, "{}", whole.stderr);
     let steps = whole.stderr.lines().count();
     assert!(steps > 15, "a short narration: {}", whole.stderr);
     assert_nothing_left(&root, &whole_name(&whole));
     for step in 1..=steps {
-        let mut lesson = Running::start("07-cgroups", &args);
+        let mut lesson = Running::start(lesson, &args);
         let name = lesson.pid().to_string();
         let last = lesson.wait_for_lines(Source::Stderr, step);
         lesson.signal(Signal::SIGKILL);

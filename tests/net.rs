@@ -276,6 +276,62 @@ fn host_reaches_a_listener_in_the_container(_host: HostGuard, net_host: TestHost
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// An address comes back to a new container with a new hardware address. The host
+/// still remembers the old one's (its ARP cache) while another container keeps the
+/// bridge up; the lesson makes it forget, so the new container answers at once, not
+/// after the stale entry has been probed and given up.
+#[rstest]
+fn a_reused_address_is_reachable_at_once(_host: HostGuard, net_host: TestHost) {
+    let mut other = net_host.start(&[
+        "--quiet",
+        "--ip",
+        "10.89.0.20",
+        "sh",
+        "-c",
+        "echo up; cat",
+    ]);
+    other.wait_for(Source::Stdout, "up");
+    let answer = |hostname: &str| {
+        let mut container = net_host.start(&[
+            "--quiet",
+            "--hostname",
+            hostname,
+            "--ip",
+            "10.89.0.2",
+            probe(),
+            "listen",
+            "8080",
+        ]);
+        container.wait_for(Source::Stdout, "listening");
+        let host_end = format!("nsb{}", container.pid());
+        let out = net_host
+            .command(probe())
+            .args(["connect", "10.89.0.2", "8080", "3"])
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(answer, format!("hello from {hostname}"), "{said}");
+        let run = container.finish();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        host_end
+    };
+    let host_end = answer("first");
+    let neighbours = net_host.sh("ip neigh show 10.89.0.2");
+    assert!(
+        neighbours.contains("lladdr"),
+        "the host learnt it: {neighbours}"
+    );
+    let left = wait_until_gone(std::slice::from_ref(&host_end), || net_host.links());
+    assert!(
+        left.is_empty(),
+        "still on the host after {GONE_WITHIN:?}: {left:?}"
+    );
+    answer("second");
+    other.close_stdin();
+    assert_eq!(other.finish().code, 0);
+}
+
 #[rstest]
 fn containers_reach_each_other_and_the_host(_host: HostGuard, net_host: TestHost) {
     let on_host = net_host.netns.listen("9000", "1");
@@ -511,6 +567,57 @@ fn the_veth_pair_goes_with_the_container(_host: HostGuard, net_host: TestHost) {
         "still on the host after {GONE_WITHIN:?}: {left:?}"
     );
     assert_eq!(net_host.links(), ["lo", "nsbox0"]);
+}
+
+/// A container that has ended gives its lease file's line back at once, but its
+/// address stays taken while its veth pair lives: its `eth0` still has it. Here the
+/// test holds the container's network namespace open (as an `nsenter` still in it
+/// would), so the kernel cannot delete the pair yet. The address is refused to a
+/// new container, and the next one gets another; once the namespace is let go, the
+/// kernel deletes the pair, and the address is free again.
+#[rstest]
+fn an_ended_containers_address_is_taken_until_its_pair_is_gone(
+    _host: HostGuard,
+    net_host: TestHost,
+) {
+    let mut first =
+        net_host.start(&["--quiet", "sh", "-c", "ip -o link show eth0; cat"]);
+    first.wait_for(Source::Stdout, "eth0@if");
+    let host_end = format!("nsb{}", first.pid());
+    let alias = net_host.sh(&format!("ip -o link show dev {host_end}"));
+    assert!(
+        alias.contains("alias nsbox lease 10.89.0.2 on nsbox0"),
+        "{alias}"
+    );
+    let children = process::children_of(first.pid());
+    let namespace = File::open(format!("/proc/{}/ns/net", children[0])).unwrap();
+    first.close_stdin();
+    let run = first.finish();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        net_host.links().contains(&host_end),
+        "{:?}",
+        net_host.links()
+    );
+    let lease_file = net_host.state.path.join("net/nsbox0.leases");
+    assert!(!lease_file.exists(), "the line is given back at once");
+
+    let refused = net_host.run(&["--ip", "10.89.0.2", "true"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    let held = format!("10.89.0.2 is still held by {host_end}");
+    assert!(refused.stderr.contains(&held), "{}", refused.stderr);
+    let next = net_host.run(&["--quiet", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    assert!(next.stdout.contains("inet 10.89.0.3/24"), "{}", next.stdout);
+
+    drop(namespace);
+    let left = wait_until_gone(std::slice::from_ref(&host_end), || net_host.links());
+    assert!(
+        left.is_empty(),
+        "still on the host after {GONE_WITHIN:?}: {left:?}"
+    );
+    let again = net_host.run(&["--quiet", "--ip", "10.89.0.2", "true"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
 }
 
 #[rstest]
@@ -797,7 +904,7 @@ fn transcript_host_side(_host: HostGuard, net_host: TestHost) {
     // The kernel deletes the pair when it frees the container's network
     // namespace, a moment after the container ended.
     let host_end = format!("nsb{lesson_pid}");
-    let still = wait_until_gone(&[host_end], || link_names(&net_host.sh(ports)));
+    let still = wait_until_gone(&[host_end], || net_host.links());
     assert_eq!(still, Vec::<String>::new());
     let mut after = Transcript::default();
     let left = net_host.sh(ports);
@@ -833,6 +940,9 @@ fn transcript_two_containers(_host: HostGuard, net_host: TestHost) {
     let a = a.finish();
     assert_eq!(a.code, 0, "{}", a.stderr);
     assert_eq!(a.stdout.matches("connection from 10.89.0.3").count(), 1);
+    // Quiet lessons print nothing else: an error here is a clean-up that failed
+    // (and the check of the state directory, when the test ends, would fail too).
+    assert_eq!((a.stderr.as_str(), b.stderr.as_str()), ("", ""));
     // One transcript per terminal: a's, with all it printed, then b's.
     let mut first = Transcript::default();
     first.lesson("06-net", &a_args, &a.stdout);

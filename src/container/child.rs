@@ -1,19 +1,31 @@
 //! The child's side: which steps it takes for this container ([`plan`]), and
 //! taking them ([`run`]).
 
+use super::cgroup::Cgroup;
 use super::handshake::{Channel, Failure, Message};
 use super::net::Attachment;
 use super::net::inside;
+use super::rootfs::{self, Layers, RootFs, RootSwitch};
 use super::steps::{ChildError, Step};
-use super::{Container, Namespace, exec, mount, pid, signals, user, uts};
+use super::{Container, Namespace, exec, mount, pid, signals, terminal, user, uts};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+/// What the parent made before the clone, which the child's steps use.
+pub struct Made<'a> {
+    pub network: Option<&'a Attachment>,
+    pub layers: Option<&'a Layers>,
+    pub cgroup: Option<&'a dyn Cgroup>,
+}
 
 // ANCHOR: plan
 /// The steps the child takes, in order, for this container (and its network, once
 /// leased). The one place that decides them: the child runs this list, and the
 /// narration prints it. Each lesson that needs a step in the child adds it here.
-pub fn plan(container: &Container, network: Option<&Attachment>) -> Vec<Step> {
+pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
+    let network = made.network;
     let new = |namespace| container.namespaces.contains(&namespace);
     let maps_root = container.id_maps.as_ref().is_some_and(|m| m.maps_root());
     let mut steps = Vec::new();
@@ -32,13 +44,32 @@ pub fn plan(container: &Container, network: Option<&Attachment>) -> Vec<Step> {
     }
     if new(Namespace::Mount) {
         steps.push(Step::SetPropagation(container.propagation));
-        if new(Namespace::Pid) {
-            steps.push(Step::MountProc);
+        match (&container.rootfs, made.layers) {
+            (Some(rootfs), Some(layers)) => {
+                steps.extend(rootfs_steps(rootfs, layers, made.cgroup))
+            }
+            _ if new(Namespace::Pid) => steps.push(Step::MountProc),
+            _ => {}
         }
+    }
+    if container.terminal {
+        steps.push(Step::OpenTerminal);
+    }
+    if let Some(dir) = &container.workdir {
+        steps.push(Step::ChangeDir(dir.clone()));
+    }
+    if let Some((uid, gid)) = container.user {
+        steps.push(Step::SetUser { uid, gid });
+    }
+    if let Some(env) = &container.env {
+        steps.push(Step::SetEnv(env.clone()));
     }
     if container.die_with_parent {
         // Last before exec: the kernel forgets it when our user ids change.
         steps.push(Step::DieWithParent);
+    }
+    if let Some(stdio) = container.stdio {
+        steps.push(Step::ConnectStdio(stdio));
     }
     if container.init {
         steps.push(Step::BecomeInit);
@@ -48,6 +79,65 @@ pub fn plan(container: &Container, network: Option<&Attachment>) -> Vec<Step> {
 }
 // ANCHOR_END: plan
 
+// ANCHOR: rootfs_steps
+/// A root of its own (lesson 08): the overlay, the kernel's filesystems and a few
+/// devices in it, the volumes, and last the swap of roots.
+fn rootfs_steps(
+    rootfs: &RootFs,
+    layers: &Layers,
+    cgroup: Option<&dyn Cgroup>,
+) -> Vec<Step> {
+    let root = &layers.root;
+    let overlay = rootfs::overlay(&rootfs.image, layers);
+    let mut steps = vec![Step::Mount(Box::new(overlay))];
+    for mount in rootfs::kernel_filesystems(root) {
+        steps.push(Step::Mount(Box::new(mount)));
+    }
+    for device in rootfs::DEVICES {
+        steps.push(Step::Bind {
+            from: Path::new("/dev").join(device),
+            to: root.join("dev").join(device),
+            read_only: false,
+        });
+    }
+    for (link, points_to) in rootfs::DEV_LINKS {
+        steps.push(Step::Link {
+            points_to: points_to.into(),
+            link: root.join("dev").join(link),
+        });
+    }
+    if let Some(cgroup) = cgroup {
+        steps.extend(cgroup.view_inside(&root.join("sys/fs/cgroup")));
+    }
+    for name in rootfs::ETC_FILES {
+        steps.push(Step::Bind {
+            from: layers.etc.join(name),
+            to: root.join("etc").join(name),
+            read_only: false,
+        });
+    }
+    for volume in &rootfs.volumes {
+        let inside = volume
+            .container
+            .strip_prefix("/")
+            .unwrap_or(&volume.container);
+        steps.push(Step::Bind {
+            from: volume.host.clone(),
+            to: root.join(inside),
+            read_only: volume.read_only,
+        });
+    }
+    steps.push(match rootfs.switch {
+        RootSwitch::PivotRoot => Step::PivotRoot(root.clone()),
+        RootSwitch::Chroot => Step::Chroot(root.clone()),
+    });
+    if rootfs.try_escape {
+        steps.push(Step::TryEscape);
+    }
+    steps
+}
+// ANCHOR_END: rootfs_steps
+
 // ANCHOR: run
 /// Takes the steps in order. Returns only if one failed (or our init ended): the
 /// exit code. A failed step is reported to the parent by its place in the list.
@@ -55,6 +145,7 @@ pub fn run(steps: &[Step], channel: &Channel, old_mask: &SigSet) -> isize {
     for (index, step) in steps.iter().enumerate() {
         let result = match step {
             Step::BecomeInit => {
+                close_all_files_but(channel.as_raw_fd());
                 let command = command_of(steps);
                 return pid::run_init(command, index, channel, old_mask) as isize;
             }
@@ -87,6 +178,24 @@ fn take(step: &Step, channel: &Channel) -> Result<(), Errno> {
         Step::SetHostname(name) => uts::set_hostname(name),
         Step::SetPropagation(mode) => mount::set_propagation(*mode),
         Step::MountProc => mount::mount_proc(),
+        Step::Mount(mount) => mount.apply(),
+        Step::Bind {
+            from,
+            to,
+            read_only,
+        } => rootfs::bind(from, to, *read_only),
+        Step::Link { points_to, link } => rootfs::link(points_to, link),
+        Step::PivotRoot(root) => rootfs::enter_root(root),
+        Step::Chroot(root) => rootfs::change_root(root),
+        Step::TryEscape => rootfs::try_escape(),
+        Step::OpenTerminal => terminal::open_terminal(channel),
+        Step::ChangeDir(dir) => change_dir(dir),
+        Step::SetUser { uid, gid } => user::set_user(*uid, *gid),
+        Step::SetEnv(env) => {
+            set_env(env);
+            Ok(())
+        }
+        Step::ConnectStdio(fds) => connect_stdio(*fds),
         Step::DieWithParent => die_with_parent(channel),
         network => inside::configure(network).map_err(|error| {
             Errno::from_raw(error.raw_os_error().unwrap_or(nix::libc::EIO))
@@ -119,3 +228,71 @@ fn die_with_parent(channel: &Channel) -> Result<(), Errno> {
     Ok(())
 }
 // ANCHOR_END: die_with_parent
+
+/// `mkdir -p DIR; cd DIR`, as docker does for a working folder the image lacks.
+fn change_dir(dir: &Path) -> Result<(), Errno> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))?;
+    nix::unistd::chdir(dir)
+}
+
+/// Replaces our environment with the container's. `execvp` then looks the command
+/// up in the container's `$PATH`, and the command inherits exactly these.
+pub fn set_env(env: &[String]) {
+    for (key, _) in std::env::vars_os() {
+        // SAFETY: the child has one thread (clone(2) copied only the one that
+        // called it), so nothing else reads the environment while we change it.
+        unsafe { std::env::remove_var(key) };
+    }
+    for entry in env {
+        if let Some((key, value)) = entry.split_once('=')
+            && !key.is_empty()
+        {
+            // SAFETY: as above, one thread.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+}
+
+/// Puts the runtime's pipes on 0, 1 and 2. `dup2` clears close-on-exec on the
+/// copy, so the command keeps them; the originals close at `exec`.
+fn connect_stdio(fds: [i32; 3]) -> Result<(), Errno> {
+    for (fd, target) in fds.into_iter().zip(0..) {
+        if fd != target {
+            // SAFETY: a plain system call on two descriptor numbers.
+            if unsafe { nix::libc::dup2(fd, target) } < 0 {
+                return Err(Errno::last());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Closes what `exec` would close: every descriptor marked close-on-exec, but
+/// `keep`.
+///
+/// Surprise: the files a parent opens close-on-exec (the runtime's log, its lock,
+/// the pipe that tells `nsbox run -d` the container started) close in the child
+/// only when it calls `exec`. Our init never does: it would hold them open for the
+/// container's whole life, and whoever waits for their other end to close would
+/// wait as long. (Descriptors not marked so stay, for the command, as they would
+/// across `exec`.)
+fn close_all_files_but(keep: i32) {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|fd| fd.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in open.into_iter().filter(|&fd| fd > 2 && fd != keep) {
+        // SAFETY: the number came from /proc/self/fd; if it is no longer open,
+        // fcntl fails and we skip it. Nothing else in the child uses these.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let flags = fcntl(borrowed, FcntlArg::F_GETFD).unwrap_or(0);
+        if FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC) {
+            let _ = nix::unistd::close(fd);
+        }
+    }
+}

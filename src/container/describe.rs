@@ -6,7 +6,7 @@
 use super::cgroup::{self, Usage};
 use super::exit::Ending;
 use super::namespaces::{self, NamespacePair};
-use super::steps::{Step, describe_plan};
+use super::steps::{Step, describe_plan, new_root};
 use super::{Container, Error, Narrator, Propagation, pid};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -143,6 +143,30 @@ fn summarise_pairs(child: Pid, pairs: &[NamespacePair]) -> String {
 /// What the child does after Go.
 pub fn narrate_plan(steps: &[Step], narrator: &Narrator) {
     narrator.say(format!("go! the child will now {}", describe_plan(steps)));
+    if let Some(root) = new_root(steps) {
+        // Lesson 08: the mounts one per line, under the folder that becomes `/`.
+        let layer = root.parent().unwrap_or(root).display().to_string();
+        let root = root.display().to_string();
+        let image = steps.iter().find_map(|step| match step {
+            Step::Mount(mount) => mount.lower_dir(),
+            _ => None,
+        });
+        let mut names = format!("LAYER={layer} ROOT=$LAYER/root");
+        if let Some(image) = &image {
+            names.push_str(&format!(" IMAGE={image}"));
+        }
+        narrator.detail(names);
+        for step in steps.iter().filter(|step| step.builds_root()) {
+            let mut call = step
+                .call()
+                .replace(&root, "$ROOT")
+                .replace(&layer, "$LAYER");
+            if let Some(image) = &image {
+                call = call.replace(&format!("lowerdir={image}"), "lowerdir=$IMAGE");
+            }
+            narrator.detail(call);
+        }
+    }
     if steps.contains(&Step::SetPropagation(Propagation::Shared)) {
         narrator.say(
             "note: with shared propagation, what the container mounts under a \

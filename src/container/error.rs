@@ -51,6 +51,13 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// Another container has published this host port.
+    #[error(
+        "host port {port}/{protocol} is published by another container already; \
+         pick another"
+    )]
+    PortPublished { port: u16, protocol: &'static str },
+
     /// The hostname is longer than the kernel allows; nothing was created.
     #[error(
         "hostname '{name}' is {length} bytes long; the kernel allows at most \
@@ -122,6 +129,13 @@ pub enum Error {
     #[error("container '{id}' is not running")]
     NotRunning { id: String },
 
+    /// Building or reading a root filesystem image failed.
+    #[error("image: {doing}: {error}")]
+    Image {
+        doing: String,
+        error: std::io::Error,
+    },
+
     /// Reading or writing the container's state record failed.
     #[error("state: {doing}: {error}")]
     State {
@@ -165,6 +179,7 @@ impl Error {
             | Error::InitNeedsPidNamespace
             | Error::BadId(_)
             | Error::NoFreeAddress { .. } => 2,
+            Error::PortPublished { .. } => 125,
             Error::Child(child) => child.exit_code(),
             _ => 125,
         }
@@ -182,6 +197,12 @@ impl Error {
     pub fn cgroup(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
         let doing = doing.into();
         move |error| Error::Cgroup { doing, error }
+    }
+
+    /// Shorthand for a failed image step.
+    pub fn image(doing: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let doing = doing.into();
+        move |error| Error::Image { doing, error }
     }
 
     /// Shorthand for a failed state file operation.

@@ -28,6 +28,9 @@ pub enum Message {
     ReapedOrphan(i32),
     /// Init → parent: the command ended; the exit code a shell would report.
     CommandEnded(u8),
+    /// The child made its terminal: the message carries the master end of its
+    /// pty (the number it has in the receiving process).
+    Terminal(i32),
 }
 // ANCHOR_END: message
 
@@ -48,6 +51,7 @@ impl Message {
             Message::CommandStarted(pid) => format!("started {pid}"),
             Message::ReapedOrphan(pid) => format!("reaped {pid}"),
             Message::CommandEnded(code) => format!("ended {code}"),
+            Message::Terminal(_) => "terminal".into(),
         }
     }
 
@@ -64,6 +68,8 @@ impl Message {
             "started" => Some(Message::CommandStarted(rest.parse().ok()?)),
             "reaped" => Some(Message::ReapedOrphan(rest.parse().ok()?)),
             "ended" => Some(Message::CommandEnded(rest.parse().ok()?)),
+            // The number is filled in from the descriptor that came with it.
+            "terminal" => Some(Message::Terminal(-1)),
             _ => None,
         }
     }
@@ -136,21 +142,66 @@ impl Channel {
     }
 
     fn recv_with(&self, flags: MsgFlags) -> io::Result<Option<Message>> {
+        use nix::sys::socket::{ControlMessageOwned, recvmsg};
         let mut buffer = [0u8; 4096];
-        let len = loop {
-            match socket::recv(self.fd.as_raw_fd(), &mut buffer, flags) {
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (len, passed) = loop {
+            let mut parts = [std::io::IoSliceMut::new(&mut buffer)];
+            match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut parts,
+                Some(&mut space),
+                flags | MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
                 Err(Errno::EINTR) => continue,
-                other => break other?,
+                Err(errno) => return Err(errno.into()),
+                Ok(received) => {
+                    let fd = received.cmsgs()?.find_map(|cmsg| match cmsg {
+                        ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                        _ => None,
+                    });
+                    break (received.bytes, fd);
+                }
             }
         };
         if len == 0 {
             return Ok(None);
         }
         let text = String::from_utf8_lossy(&buffer[..len]);
-        Message::decode(&text)
-            .map(Some)
-            .ok_or_else(|| io::Error::other(format!("unknown message {text:?}")))
+        match (Message::decode(&text), passed) {
+            (Some(Message::Terminal(_)), Some(fd)) => {
+                Ok(Some(Message::Terminal(fd)))
+            }
+            (Some(message), None) => Ok(Some(message)),
+            _ => Err(io::Error::other(format!("unknown message {text:?}"))),
+        }
     }
+
+    // ANCHOR: send_fd
+    /// Sends `message` with a file descriptor: the kernel gives the receiving
+    /// process its own descriptor for the same open file (`SCM_RIGHTS`), under a
+    /// number of its own. This is how a file opened inside the container (the
+    /// terminal's master end) reaches the parent.
+    pub fn send_with_fd(
+        &self,
+        message: &Message,
+        fd: std::os::fd::RawFd,
+    ) -> io::Result<()> {
+        use nix::sys::socket::{ControlMessage, sendmsg};
+        let bytes = message.encode();
+        let parts = [std::io::IoSlice::new(bytes.as_bytes())];
+        let fds = [fd];
+        let rights = [ControlMessage::ScmRights(&fds)];
+        sendmsg::<()>(
+            self.fd.as_raw_fd(),
+            &parts,
+            &rights,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(())
+    }
+    // ANCHOR_END: send_fd
 }
 
 #[cfg(test)]

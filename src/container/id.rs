@@ -16,13 +16,17 @@ pub const MAX_ID: usize = 64;
 /// host end is `nsb` and at most this many bytes from the id.
 const MAX_LINK_SUFFIX: usize = 12;
 
+/// Folders of the state root that are not containers: the network's files, and
+/// the images.
+const RESERVED: [&str; 3] = ["net", "images", "kept"];
+
 /// An id checked to be safe as a directory name, a cgroup name and a tag.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ContainerId(String);
 
 impl ContainerId {
     /// Checks `id`: 1 to [`MAX_ID`] letters, digits, `_`, `-` or `.`, not starting
-    /// with `.` or `-`, and not `net` (the network's folder in the state root).
+    /// with `.` or `-`, and not a folder the state root keeps for all containers.
     pub fn new(id: &str) -> Result<ContainerId, Error> {
         let bad =
             |why: &str| Err(Error::BadId(format!("container id '{id}' {why}")));
@@ -39,17 +43,15 @@ impl ContainerId {
         if id.starts_with(['.', '-']) {
             return bad("may not start with '.' or '-'");
         }
-        if id == "net" {
-            return bad(
-                "is reserved: the state root keeps the network's files there",
-            );
+        if RESERVED.contains(&id) {
+            return bad("is reserved: the state root keeps shared files there");
         }
         Ok(ContainerId(id.to_string()))
     }
 
     /// A fresh id: 12 random hex digits, from the kernel's random uuid.
     pub fn generate() -> ContainerId {
-        let uuid = std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        let uuid = super::proc_file::read("/proc/sys/kernel/random/uuid")
             .unwrap_or_default();
         let hex: String = uuid.chars().filter(char::is_ascii_hexdigit).collect();
         let hex = if hex.len() >= 12 {
@@ -66,6 +68,11 @@ impl ContainerId {
 
     /// The container's cgroup directory's name.
     pub fn cgroup_name(&self) -> String {
+        format!("nsbox-{}", self.0)
+    }
+
+    /// The name of its network namespace under `/run/netns`, for `ip netns`.
+    pub fn netns_name(&self) -> String {
         format!("nsbox-{}", self.0)
     }
 
@@ -110,7 +117,9 @@ mod tests {
             assert!(ContainerId::new(good).is_ok(), "{good} was refused");
         }
         let long = "x".repeat(MAX_ID + 1);
-        for bad in ["", "a/b", "..", ".x", "-x", "a b", "net", "é", &long] {
+        for bad in [
+            "", "a/b", "..", ".x", "-x", "a b", "net", "images", "é", &long,
+        ] {
             assert!(ContainerId::new(bad).is_err(), "{bad} was accepted");
         }
     }

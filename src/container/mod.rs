@@ -13,9 +13,10 @@
 //!   `exec`;
 //! - [`steps`]: what the child does, as a list of typed steps, and [`child`]:
 //!   which steps for this container, and taking them;
-//! - [`exec`]: the child becoming the command;
+//! - [`exec`]: the child becoming the command; [`terminal`]: a pty for it;
 //! - [`handshake`]: the messages parent and child send each other;
 //! - [`uts`]: the hostname;
+//! - [`image`]: the built-in root filesystem, made from the host's busybox;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
 //! - [`user`]: uid and gid maps;
 //! - [`net`]: a veth pair, a bridge, addresses and routes, NAT (one file each);
@@ -39,6 +40,7 @@ pub mod exec;
 pub mod exit;
 pub mod handshake;
 pub mod id;
+pub mod image;
 pub mod lifecycle;
 pub mod mount;
 pub mod namespaces;
@@ -46,13 +48,16 @@ pub mod narrate;
 pub mod net;
 pub mod pid;
 pub mod privileges;
+pub mod proc_file;
 pub mod programs;
+pub mod rootfs;
 mod run;
 pub mod signals;
 pub mod spawn;
 pub mod spec;
 pub mod state;
 pub mod steps;
+pub mod terminal;
 pub mod user;
 pub mod uts;
 

@@ -57,7 +57,7 @@ impl Narrator {
     pub fn say(&self, text: impl Display) {
         if !self.quiet {
             let prefix = format!("[{}] ", self.program);
-            eprintln!("{}", wrap(&prefix, &text.to_string(), self.width));
+            print_line(&wrap(&prefix, &text.to_string(), self.width));
         }
     }
 
@@ -65,14 +65,14 @@ impl Narrator {
     pub fn detail(&self, text: impl Display) {
         if !self.quiet {
             let indent = " ".repeat(self.program.len() + 4);
-            eprintln!("{}", wrap(&indent, &text.to_string(), self.width));
+            print_line(&wrap(&indent, &text.to_string(), self.width));
         }
     }
 
     /// An error, shown even when quiet.
     pub fn error(&self, text: impl Display) {
         let prefix = format!("{}: error: ", self.program);
-        eprintln!("{}", wrap(&prefix, &text.to_string(), self.width));
+        print_line(&wrap(&prefix, &text.to_string(), self.width));
     }
 }
 
@@ -107,6 +107,14 @@ fn stderr_width() -> usize {
 /// let wrapped = wrap("[01-uts] ", "one two three", 16);
 /// assert_eq!(wrapped, "[01-uts] one two\n         three");
 /// ```
+/// Writes a line to stderr. If nobody reads it any more (`07-cgroups … 2>&1 | head`
+/// has exited), the line is lost, and nothing else: `eprintln!` would panic, and
+/// the lesson would end without cleaning up after its container.
+fn print_line(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 pub fn wrap(prefix: &str, text: &str, width: usize) -> String {
     let indent = " ".repeat(prefix.chars().count());
     let mut out = String::new();

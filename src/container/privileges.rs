@@ -1,6 +1,6 @@
 //! Checking, before we start, that the kernel will let us do what we ask.
 
-use super::{Container, Error, Namespace, user};
+use super::{Container, Error, Namespace, proc_file, user};
 
 /// Bit numbers in the capability sets (`<linux/capability.h>`).
 const CAP_SETGID: u32 = 6;
@@ -8,18 +8,23 @@ const CAP_SETUID: u32 = 7;
 const CAP_NET_ADMIN: u32 = 12;
 const CAP_SYS_ADMIN: u32 = 21;
 
-/// Is this capability in our effective set? The kernel shows the set as a
-/// hexadecimal bit mask on the `CapEff:` line of `/proc/self/status`. (We read that
-/// one line ourselves: the `procfs` crate would parse every line, and first read
-/// the kernel's version, on every container's start.)
-fn has_capability(bit: u32) -> procfs::ProcResult<bool> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
+/// Our effective capability set. The kernel shows it as a hexadecimal bit mask on
+/// the `CapEff:` line of `/proc/self/status`. (We read that one line ourselves: the
+/// `procfs` crate would parse every line, and first read the kernel's version, on
+/// every container's start.)
+fn effective_capabilities() -> procfs::ProcResult<u64> {
+    let status = proc_file::read("/proc/self/status")?;
     let effective = status
         .lines()
         .find_map(|line| line.strip_prefix("CapEff:"))
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .ok_or_else(|| std::io::Error::other("no CapEff in /proc/self/status"))?;
-    Ok(effective & (1 << bit) != 0)
+    Ok(effective)
+}
+
+/// Is this capability in our effective set?
+fn has_capability(bit: u32) -> procfs::ProcResult<bool> {
+    Ok(effective_capabilities()? & (1 << bit) != 0)
 }
 
 /// Creating any namespace but a user namespace needs `CAP_SYS_ADMIN`.
@@ -29,7 +34,8 @@ pub fn has_cap_sys_admin() -> procfs::ProcResult<bool> {
 
 /// May we write any uid/gid map we like (or only our own id)?
 pub fn can_map_any_ids() -> procfs::ProcResult<bool> {
-    Ok(has_capability(CAP_SETUID)? && has_capability(CAP_SETGID)?)
+    let both = (1 << CAP_SETUID) | (1 << CAP_SETGID);
+    Ok(effective_capabilities()? & both == both)
 }
 
 // ANCHOR: check

@@ -7,9 +7,13 @@
 
 use super::cgroup::Limits;
 use super::net::NetworkConfig;
+use super::rootfs::RootFs;
 use super::user::IdMaps;
 use super::{ContainerId, Error, Namespace, Propagation, uts};
 use nix::sched::CloneFlags;
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
 
 /// What to isolate, and what to run once it is isolated.
 ///
@@ -40,10 +44,35 @@ pub struct Container {
     pub network: Option<NetworkConfig>,
     /// Put the child in a cgroup of its own with these limits (`None`: no cgroup).
     pub limits: Option<Limits>,
+    /// A root filesystem of its own (`None`: the host's files, as through lesson 07).
+    pub rootfs: Option<RootFs>,
     /// Ask the kernel to kill the child when its parent dies (`PR_SET_PDEATHSIG`),
     /// so a killed lesson binary leaves no container running. On by default; a
     /// container meant to outlive the command that started it turns it off.
     pub die_with_parent: bool,
+    /// The command's environment, `KEY=VALUE` each (`None`: ours, as the lessons
+    /// do; the runtime gives the image's).
+    pub env: Option<Vec<String>>,
+    /// The folder the command starts in, made if missing (`None`: where the child
+    /// is after the root switch, `/`).
+    pub workdir: Option<PathBuf>,
+    /// Run the command as this uid and gid (`None`: as root, or as whom the
+    /// lesson's user maps make us).
+    pub user: Option<(u32, u32)>,
+    /// The command's stdin, stdout and stderr: our file descriptors the child puts
+    /// in place of its 0, 1 and 2 (`None`: ours, inherited). The runtime passes
+    /// pipes here, to keep a log.
+    pub stdio: Option<[RawFd; 3]>,
+    /// Give the command a terminal: a pty from the container's own `devpts` (needs
+    /// a root filesystem of its own); the parent gets its master end.
+    pub terminal: bool,
+    /// Key-value notes copied into the state record (the OCI spec's annotations):
+    /// the runtime writes the container's name, image and command there.
+    pub annotations: BTreeMap<String, String>,
+    /// Bind-mount the container's network namespace on
+    /// `/run/netns/nsbox-<id>`, so `ip netns exec` can enter it, and it outlives
+    /// its processes until `delete`.
+    pub bind_netns: bool,
 }
 
 impl Container {
@@ -59,7 +88,15 @@ impl Container {
             id_maps: None,
             network: None,
             limits: None,
+            rootfs: None,
             die_with_parent: true,
+            env: None,
+            workdir: None,
+            user: None,
+            stdio: None,
+            terminal: false,
+            annotations: BTreeMap::new(),
+            bind_netns: false,
         }
     }
 
@@ -109,6 +146,11 @@ impl Container {
     }
 
     /// Give the child a cgroup of its own, with these limits.
+    pub fn rootfs(mut self, rootfs: Option<RootFs>) -> Self {
+        self.rootfs = rootfs;
+        self
+    }
+
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
         self
@@ -146,6 +188,25 @@ impl Container {
                 ));
             }
             network.validate()?;
+        }
+        if self.terminal && (self.rootfs.is_none() || self.stdio.is_some()) {
+            return Err(Error::BadInput(
+                "a terminal needs a root filesystem of its own, and no other stdio"
+                    .into(),
+            ));
+        }
+        if self.bind_netns && !self.namespaces.contains(&Namespace::Net) {
+            return Err(Error::BadInput(
+                "only a new network namespace can be bind-mounted".into(),
+            ));
+        }
+        if let Some(workdir) = &self.workdir
+            && !workdir.is_absolute()
+        {
+            return Err(Error::BadInput(format!(
+                "the working folder '{}' must start with /",
+                workdir.display()
+            )));
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::InitNeedsPidNamespace);

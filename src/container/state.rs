@@ -13,7 +13,7 @@
 //! containers are then gone too) also holds the network's shared files, in
 //! `<root>/net/`.
 
-use super::{ContainerId, Error};
+use super::{ContainerId, Error, proc_file};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io;
@@ -71,6 +71,13 @@ pub struct Cleanup {
     /// The cgroup's directories (one on v2, one per controller on v1).
     pub cgroup: Vec<PathBuf>,
     pub network: Option<NetworkRecord>,
+    /// Lesson 08's `--keep`: where the container's own layer (what it wrote) goes
+    /// instead of away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_layer: Option<PathBuf>,
+    /// The bind mount that keeps the network namespace (`/run/netns/nsbox-<id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns_mount: Option<PathBuf>,
 }
 
 /// The container's network: its lease, its veth and its NAT rules.
@@ -125,7 +132,7 @@ impl State {
 /// When a process started (ticks after boot), or `None` if it is gone or a zombie:
 /// fields 22 and 3 of `/proc/PID/stat`.
 pub fn start_time_of(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = proc_file::read(format!("/proc/{pid}/stat")).ok()?;
     // Field 2 is the command's name in parentheses, and may hold spaces: count
     // from the last `)`. Field 3 comes first after it, so field 22 is the 20th.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -179,6 +186,15 @@ impl StateDir {
         }
         let (root, id) = (root.to_path_buf(), id.clone());
         Ok(StateDir { root, dir, id })
+    }
+
+    pub fn id(&self) -> &ContainerId {
+        &self.id
+    }
+
+    /// The state root it is in.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn path(&self) -> &Path {

@@ -7,9 +7,11 @@
 
 use super::mount::Propagation;
 use super::pid::INIT_NAME;
+use super::rootfs::Mount;
 use nix::errno::Errno;
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 // ANCHOR: step
 /// One thing the child does in its new namespaces, before it becomes the command.
@@ -35,8 +37,40 @@ pub enum Step {
     SetPropagation(Propagation),
     /// `mount -t proc proc /proc`.
     MountProc,
+    /// `mount -t TYPE -o OPTIONS SOURCE TARGET` (lesson 08), the mount point made
+    /// first if missing. (Boxed: a mount says a lot, and every step, in errors
+    /// too, would otherwise take as much room.)
+    Mount(Box<Mount>),
+    /// `mount --bind FROM TO` (and read-only if asked), `TO` made first.
+    Bind {
+        from: PathBuf,
+        to: PathBuf,
+        read_only: bool,
+    },
+    /// `ln -s POINTS_TO LINK`.
+    Link { points_to: String, link: PathBuf },
+    /// `cd NEW_ROOT; pivot_root . .; umount -l .`: `NEW_ROOT` becomes `/`, and the
+    /// old root leaves the namespace.
+    PivotRoot(PathBuf),
+    /// `cd NEW_ROOT; chroot .` (chapter 08's experiment: not enough).
+    Chroot(PathBuf),
+    /// Chapter 08's experiment: the classic escape from a `chroot`.
+    TryEscape,
+    /// Open a pty from the container's `/dev/ptmx`, make its slave end our
+    /// terminal and our 0, 1, 2, and send the master end to the parent.
+    OpenTerminal,
+    /// `mkdir -p DIR; cd DIR`: where the command starts.
+    ChangeDir(PathBuf),
+    /// `setgroups([]); setgid(GID); setuid(UID)`: drop to the image's user.
+    SetUser { uid: u32, gid: u32 },
+    /// `clearenv(); setenv(…)`: the command's environment is the container's, not
+    /// ours.
+    SetEnv(Vec<String>),
     /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`: die when the parent dies.
     DieWithParent,
+    /// `dup2(STDIN, 0); dup2(STDOUT, 1); dup2(STDERR, 2)`: the command's standard
+    /// streams are these (pipes the runtime reads, to keep a log).
+    ConnectStdio([i32; 3]),
     /// Become our tiny init, which forks the next step (the command) as PID 2.
     BecomeInit,
     /// `execvp(3)`: become the command. Always the last step.
@@ -63,7 +97,38 @@ impl Step {
             }
             Step::SetPropagation(mode) => format!("mount --make-r{mode} /"),
             Step::MountProc => "mount -t proc proc /proc".into(),
+            Step::Mount(mount) => mount.to_string(),
+            Step::Bind {
+                from,
+                to,
+                read_only,
+            } => {
+                let ro = if *read_only { " (read-only)" } else { "" };
+                format!("mount --bind {} {}{ro}", from.display(), to.display())
+            }
+            Step::Link { points_to, link } => {
+                format!("ln -s {points_to} {}", link.display())
+            }
+            Step::PivotRoot(root) => {
+                format!("cd {}; pivot_root . .; umount -l .", root.display())
+            }
+            Step::Chroot(root) => format!("cd {}; chroot .", root.display()),
+            Step::TryEscape => {
+                "mkdir /.escape; chroot /.escape; cd .. (64 times); chroot .".into()
+            }
+            Step::OpenTerminal => {
+                "open /dev/ptmx; setsid; ioctl(TIOCSCTTY); dup2 x 3; send the master"
+                    .into()
+            }
+            Step::ChangeDir(dir) => format!("cd {}", dir.display()),
+            Step::SetUser { uid, gid } => {
+                format!("setgroups([]); setgid({gid}); setuid({uid})")
+            }
+            Step::SetEnv(env) => format!("clearenv(); setenv() x {}", env.len()),
             Step::DieWithParent => "prctl(PR_SET_PDEATHSIG)".into(),
+            Step::ConnectStdio([stdin, stdout, stderr]) => {
+                format!("dup2({stdin}, 0); dup2({stdout}, 1); dup2({stderr}, 2)")
+            }
             Step::BecomeInit => format!("become {INIT_NAME} and fork"),
             Step::Exec(command) => format!("exec '{}'", command[0]),
         }
@@ -79,9 +144,35 @@ impl Step {
             }
             Step::SetHostname(name) => Some(format!("sethostname(\"{name}\")")),
             Step::DieWithParent => None,
+            Step::SetEnv(env) => Some(format!(
+                "set its environment ({} variables, ours are gone)",
+                env.len()
+            )),
+            Step::OpenTerminal => Some(
+                "open a pty from its own /dev/pts, make it its terminal, and send us \
+                 the master end"
+                    .into(),
+            ),
+            Step::ConnectStdio(_) => {
+                Some("put the runtime's pipes on its stdin, stdout, stderr".into())
+            }
             Step::Exec(command) => Some(format!("exec {}", show_command(command))),
             other => Some(other.call()),
         }
+    }
+
+    /// Is this one of the steps that build the container's own root (lesson 08)?
+    /// The narration lists them one per line, under the plan.
+    pub fn builds_root(&self) -> bool {
+        matches!(
+            self,
+            Step::Mount(_)
+                | Step::Bind { .. }
+                | Step::Link { .. }
+                | Step::PivotRoot(_)
+                | Step::Chroot(_)
+                | Step::TryEscape
+        )
     }
 
     /// Is this one of the `ip` commands that configure the network inside?
@@ -98,7 +189,17 @@ impl Step {
 pub fn describe_plan(steps: &[Step]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut previous_was_ip = false;
+    let mut previous_was_root = false;
     for step in steps {
+        if step.builds_root() {
+            if !previous_was_root {
+                parts.push("make its own root as below".to_string());
+            }
+            previous_was_root = true;
+            previous_was_ip = false;
+            continue;
+        }
+        previous_was_root = false;
         let Some(words) = step.narration() else {
             continue;
         };
@@ -112,6 +213,14 @@ pub fn describe_plan(steps: &[Step]) -> String {
         previous_was_ip = step.is_ip_command();
     }
     parts.join(", then ")
+}
+
+/// The folder that becomes the container's root, if the steps make one.
+pub fn new_root(steps: &[Step]) -> Option<&PathBuf> {
+    steps.iter().find_map(|step| match step {
+        Step::PivotRoot(root) | Step::Chroot(root) => Some(root),
+        _ => None,
+    })
 }
 
 /// The command as a student would type it, quoting words with spaces.

@@ -100,6 +100,14 @@ impl IdMaps {
         has_zero(&self.uids) && has_zero(&self.gids)
     }
 
+    /// Who root inside is on the host: the uid and gid that 0 maps to.
+    pub fn root_outside(&self) -> Option<(u32, u32)> {
+        let zero = |ranges: &[IdRange]| {
+            ranges.iter().find(|r| r.inside == 0).map(|r| r.outside)
+        };
+        Some((zero(&self.uids)?, zero(&self.gids)?))
+    }
+
     /// Refuses maps the kernel would refuse, before anything is created.
     pub fn validate(&self) -> Result<(), Error> {
         validate_ranges("uid", &self.uids)?;
@@ -191,6 +199,17 @@ pub fn become_root() -> nix::Result<()> {
     setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0))
 }
 // ANCHOR_END: become_root
+
+/// Becomes `uid`:`gid` with no supplementary groups, as an image's `User` asks.
+/// The group first: once we are no longer root, we may not change it.
+pub fn set_user(uid: u32, gid: u32) -> nix::Result<()> {
+    use nix::unistd::{Gid, Uid, setgroups, setresgid, setresuid};
+    setgroups(&[])?;
+    let gid = Gid::from_raw(gid);
+    setresgid(gid, gid, gid)?;
+    let uid = Uid::from_raw(uid);
+    setresuid(uid, uid, uid)
+}
 
 fn write_proc_file(child: Pid, file: &str, text: &str) -> Result<(), Error> {
     let path = format!("/proc/{child}/{file}");

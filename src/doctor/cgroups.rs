@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub fn check(report: &Report, findings: &mut Findings, root: bool) {
-    report.section("cgroups (lesson 07)");
+    report.section("cgroups (lessons 07 and 08)");
     let layout = match cgroup::detect() {
         Ok(layout) => layout,
         Err(error) => {

@@ -2,7 +2,7 @@
 
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem};
-use crate::lessons::{self, CGROUPS, IPC, MNT, NET, PID, USER, UTS};
+use crate::lessons::{self, CGROUPS, IPC, MNT, NET, PID, ROOTFS, USER, UTS};
 
 /// A lesson of the catalog, what else it cannot do without, and the programs it
 /// (or its chapter) runs.
@@ -15,8 +15,8 @@ pub struct Lesson {
 
 // ANCHOR: needs
 /// Each lesson adds a namespace to the one before (the catalog, `src/lessons.rs`,
-/// lists them); 06 and 07 need more of the host.
-pub const LESSONS: [Lesson; 7] = [
+/// lists them); 06, 07 and 08 need more of the host.
+pub const LESSONS: [Lesson; 8] = [
     Lesson {
         lesson: &UTS,
         host: &[],
@@ -51,6 +51,11 @@ pub const LESSONS: [Lesson; 7] = [
         lesson: &CGROUPS,
         host: &[Need::VethAndBridge, Need::Cgroups],
         tools: &["nft"],
+    },
+    Lesson {
+        lesson: &ROOTFS,
+        host: &[Need::VethAndBridge, Need::Cgroups, Need::Overlay],
+        tools: &["busybox"],
     },
 ];
 

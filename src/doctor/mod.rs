@@ -11,8 +11,8 @@
 //! - [`userns`]: user namespaces for an ordinary user (lesson 05);
 //! - [`cgroups`]: the cgroup version and the memory, cpu and pids controllers
 //!   (lesson 07);
-//! - [`overlay`]: overlayfs (for the runtime chapter);
-//! - [`network`]: a bridge and a veth pair (lessons 06 and 07);
+//! - [`overlay`]: overlayfs (lesson 08);
+//! - [`network`]: a bridge and a veth pair (lessons 06 to 08);
 //! - [`tools`]: the programs the lessons and their chapters run;
 //! - [`lessons`]: what each lesson needs, and the verdicts;
 //! - [`report`]: printing it all.
@@ -47,6 +47,8 @@ pub enum Need {
     VethAndBridge,
     /// The memory, cpu and pids cgroup controllers.
     Cgroups,
+    /// overlayfs, in a mount namespace of one's own.
+    Overlay,
     /// A program on `PATH`.
     Tool(&'static str),
 }
@@ -125,7 +127,7 @@ pub fn examine(report: &Report) -> bool {
     namespaces::check(report, &mut findings, root);
     userns::check(report, &mut findings);
     cgroups::check(report, &mut findings, root);
-    overlay::check(report, root);
+    overlay::check(report, &mut findings, root);
     network::check(report, &mut findings, root);
     tools::check(report, &mut findings);
     lessons::verdicts(report, &findings)

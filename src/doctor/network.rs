@@ -1,4 +1,4 @@
-//! A bridge and a veth pair, what lessons 06 and 07 make on the host: here a child
+//! A bridge and a veth pair, what lessons 06 to 08 make on the host: here a child
 //! makes them in a network namespace of its own, so they vanish with it and the host
 //! never sees them.
 //!
@@ -8,6 +8,7 @@
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
 use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
+use crate::container::net::bridge::random_local_mac;
 use crate::container::net::netlink::Netlink;
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, unshare};
@@ -16,7 +17,7 @@ const BRIDGE: &str = "doctor-br";
 const VETH: (&str, &str) = ("doctor-a", "doctor-b");
 
 pub fn check(report: &Report, findings: &mut Findings, root: bool) {
-    report.section("network (lessons 06 and 07)");
+    report.section("network (lessons 06 to 08)");
     if !root {
         report.line(
             Mark::Skipped,
@@ -64,7 +65,7 @@ fn try_links() -> Result<(), Refusal> {
         .map_err(Refusal::at("unshare(CLONE_NEWNET)"))?;
     let mut netlink = Netlink::open().map_err(Refusal::at_io("netlink socket"))?;
     netlink
-        .add_bridge(BRIDGE)
+        .add_bridge(BRIDGE, random_local_mac())
         .map_err(Refusal::at_io(format!("ip link add {BRIDGE} type bridge")))?;
     let bridge = index_of(&mut netlink, BRIDGE)?;
     let (a, b) = VETH;

@@ -1,6 +1,5 @@
 //! overlayfs: a read-only image with a writable layer on top, the way container
-//! runtimes give a container its root filesystem. No lesson uses it yet; the runtime
-//! chapter will.
+//! runtimes (and lesson 08) give a container its root filesystem.
 //!
 //! The try: a child makes a private mount namespace, mounts a tmpfs on a temporary
 //! directory (so nothing it writes reaches the disk), makes `lower/`, `upper/`,
@@ -11,15 +10,18 @@
 
 use super::child::{Refusal, in_child};
 use super::report::{Mark, Report};
+use super::{Findings, Need, Outcome, Problem, RUN_AS_ROOT};
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 use std::path::Path;
 
-pub fn check(report: &Report, root: bool) {
-    report.section("overlayfs (for the runtime chapter; no lesson needs it yet)");
+pub fn check(report: &Report, findings: &mut Findings, root: bool) {
+    report.section("overlayfs (lesson 08)");
     if !root {
         report.line(Mark::Skipped, "not tried: mounting needs root");
+        findings
+            .record(Need::Overlay, Outcome::not_tried("needs root", RUN_AS_ROOT));
         return;
     }
     let dir = match nix::unistd::mkdtemp(
@@ -27,23 +29,35 @@ pub fn check(report: &Report, root: bool) {
     ) {
         Ok(dir) => dir,
         Err(errno) => {
-            report.line(Mark::Bad, format!("mkdtemp: {}", errno.desc()));
+            let because = format!("mkdtemp: {}", errno.desc());
+            report.line(Mark::Bad, &because);
+            let fix = "free some space in /tmp".to_string();
+            findings.record(Need::Overlay, Outcome::Fails(Problem { because, fix }));
             return;
         }
     };
     let result = in_child(|| try_overlay(&dir));
     let _ = std::fs::remove_dir(&dir);
     match result {
-        Ok(()) => report.line(
-            Mark::Good,
-            "mount -t overlay in a private mount namespace: a file written through it landed in \
-             the upper layer",
-        ),
+        Ok(()) => {
+            report.line(
+                Mark::Good,
+                "mount -t overlay in a private mount namespace: a file written through it \
+                 landed in the upper layer",
+            );
+            findings.record(Need::Overlay, Outcome::Works);
+        }
         Err(refusal) => {
             report.line(Mark::Bad, &refusal);
-            if refusal.errno == Errno::ENODEV {
-                report.detail("fix: sudo modprobe overlay (a kernel with CONFIG_OVERLAY_FS)");
-            }
+            let fix = if refusal.errno == Errno::ENODEV {
+                "sudo modprobe overlay (a kernel with CONFIG_OVERLAY_FS)"
+            } else {
+                "a kernel whose overlayfs works in a mount namespace (Linux 5.11 or later)"
+            };
+            report.detail(format!("fix: {fix}"));
+            let because = refusal.to_string();
+            let fix = fix.to_string();
+            findings.record(Need::Overlay, Outcome::Fails(Problem { because, fix }));
         }
     }
 }

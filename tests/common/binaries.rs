@@ -11,6 +11,8 @@ pub fn bin(name: &str) -> &'static str {
         "05-user" => env!("CARGO_BIN_EXE_05-user"),
         "06-net" => env!("CARGO_BIN_EXE_06-net"),
         "07-cgroups" => env!("CARGO_BIN_EXE_07-cgroups"),
+        "08-rootfs" => env!("CARGO_BIN_EXE_08-rootfs"),
+        "nsbox" => env!("CARGO_BIN_EXE_nsbox"),
         "nsbox-probe" => env!("CARGO_BIN_EXE_nsbox-probe"),
         _ => panic!("no binary named {name}"),
     }

@@ -11,6 +11,7 @@ pub mod host_guard;
 pub mod links;
 pub mod proc;
 pub mod process;
+pub mod registry;
 pub mod repository;
 pub mod run;
 pub mod running;
@@ -27,14 +28,16 @@ pub use proc::{
 };
 pub use process::{RUN_LIMIT, Started, read_in_background};
 pub use repository::give_to_repository_owner;
-pub use run::{Run, host_command, run, run_command, run_merged, run_with_input};
+pub use run::{
+    Run, cgroup_version, host_command, run, run_command, run_merged, run_with_input,
+};
 pub use running::{Running, Source, container_pid_in};
 pub use transcript::{Transcript, assert_transcript, normalisations};
 pub use users::{TempDir, UNPRIVILEGED, invoking_user, run_as, run_as_with_env};
 
 /// The lesson binaries, in the course's order: the names of the catalog's lessons
 /// (`nsbox::lessons`).
-pub const LESSONS: [&str; 7] = [
+pub const LESSONS: [&str; 8] = [
     lessons::UTS.name,
     lessons::IPC.name,
     lessons::PID.name,
@@ -42,6 +45,7 @@ pub const LESSONS: [&str; 7] = [
     lessons::USER.name,
     lessons::NET.name,
     lessons::CGROUPS.name,
+    lessons::ROOTFS.name,
 ];
 
 pub fn probe() -> &'static str {

@@ -95,3 +95,14 @@ pub fn host_command(program: &str, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// `v1` or `v2`, from a lesson's narration: the two versions print different files,
+/// so a transcript that shows them has one snapshot per version (the tests also run
+/// in a cgroup v2 VM).
+pub fn cgroup_version(run: &Run) -> &'static str {
+    if run.stderr.contains("cgroup v2") {
+        "v2"
+    } else {
+        "v1"
+    }
+}

@@ -39,10 +39,15 @@ impl Transcript {
         stderr: &str,
     ) -> &mut Self {
         let lines: Vec<&str> = stderr.lines().collect();
-        let start = lines
+        let mut start = lines
             .iter()
             .rposition(|l| l.contains("] go!") || l.contains(") started "))
             .map_or(0, |i| i + 1);
+        // The lines under "go!" (08-rootfs lists its mounts there, indented) come
+        // before the command's output too.
+        while lines.get(start).is_some_and(|l| l.starts_with(' ')) {
+            start += 1;
+        }
         let mut output = String::new();
         for line in &lines[..start] {
             output.push_str(line);
@@ -152,17 +157,26 @@ fn normalise_transcript(text: &str) -> String {
     let filtered = apply_filters(&transcript_filters(), text);
     let mut out: Vec<String> = Vec::new();
     let mut lines = filtered.lines().peekable();
+    // Whether the last line was narration: an indented line under it is narration too.
+    let mut under_narration = false;
     while let Some(line) = lines.next() {
         if line.contains(WORD_BREAK) {
             let words: Vec<String> =
                 line.split(WORD_BREAK).map(String::from).collect();
             out.push(break_command_line(&words));
+            under_narration = false;
             continue;
         }
         let Some(prefix) = narration_prefix(line) else {
-            out.push(line.to_string());
+            under_narration &= line.starts_with("    ");
+            out.push(if under_narration {
+                wrap_detail(line)
+            } else {
+                line.to_string()
+            });
             continue;
         };
+        under_narration = true;
         // A message of several lines (an error and its fix) goes on under its prefix.
         let indent = " ".repeat(prefix.len());
         let mut message = line[prefix.len()..].to_string();
@@ -179,6 +193,18 @@ fn normalise_transcript(text: &str) -> String {
         joined.push('\n');
     }
     joined
+}
+
+/// An indented line of narration under another (`Narrator::detail`: 08-rootfs's
+/// mounts) wrapped as the lesson wraps it, under its own indent. Short ones stay
+/// as they are.
+fn wrap_detail(line: &str) -> String {
+    let text = line.trim_start_matches(' ');
+    let indent = &line[..line.len() - text.len()];
+    if indent.len() < 4 || line.chars().count() <= narrate::DEFAULT_WIDTH {
+        return line.to_string();
+    }
+    narrate::wrap(indent, text, narrate::DEFAULT_WIDTH)
 }
 
 /// `[03-pid] ` or `03-pid: error: ` at the start of a line of narration.
@@ -270,6 +296,7 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"(?m)^(\d+: \w+)@if\d+", "$1@if[N]"),
         (r"(eth0@if)\d+", "${1}[N]"),
         (r"link/ether [0-9a-f:]{17}", "link/ether [MAC]"),
+        (r"(ip link add \w+ address) [0-9a-f:]{17}", "$1 [MAC]"),
         (r"fe80::[0-9a-f:]+/64", "fe80::[MAC]/64"),
         (r"netns \d+", "netns [PID]"),
         (
@@ -284,6 +311,9 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"peak memory [\d.]+ MiB", "peak memory [N] MiB"),
         (r"CPU time [\d.]+ s", "CPU time [T] s"),
         (r"/tmp/nsbox-test-[\w.-]+", "[TMP]"),
+        (r"/run/nsbox/(kept/)?\d+\b", "/run/nsbox/$1[PID]"),
+        (r"busybox-\d+", "busybox-[UID]"),
+        (r"owned by \d+:\d+", "owned by [UID]:[GID]"),
         (r"(?m)^(root +\d+ +\d+) +\d+ +\d\d:\d\d", "$1 [C] [TIME]"),
     ]
 }

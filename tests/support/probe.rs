@@ -8,7 +8,7 @@
 //! - `fds`: the file descriptors open in this process, e.g. `0 1 2`
 //! - `listen PORT [COUNT]`: print `listening`, then answer COUNT (default 1) TCP
 //!   connections on any address with `hello from HOSTNAME`, one at a time, printing
-//!   `connection from IP`
+//!   `connection from IP`; each connection ends once the peer has closed its side
 //! - `hog MIB`: allocate and touch MIB mebibytes, one at a time; print `allocated
 //!   MIB MiB`
 //! - `forks N`: fork N children that wait; print `forked N` or `fork failed after K:
@@ -117,8 +117,21 @@ fn listen(port: &str, count: &str) -> Result<String, String> {
             listener.accept().map_err(|e| format!("accept: {e}"))?;
         println!("connection from {}", peer.ip());
         let _ = writeln!(stream, "hello from {}", hostname.trim());
+        wait_for_the_peer_to_close(stream);
     }
     Ok(format!("answered {count}"))
+}
+
+/// Closes our side, then waits (up to 10 s) for the peer to close its side before
+/// going on. Without this wait, a listener in a container could exit, and its
+/// network namespace be freed, before the peer's FIN arrives: that FIN is then
+/// never acknowledged, and the peer's kernel resends it for about 100 s, holding
+/// the *peer's* namespace (and veth pair) all that time.
+fn wait_for_the_peer_to_close(mut stream: std::net::TcpStream) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let _ = stream.read_to_end(&mut Vec::new());
 }
 
 fn connect(address: &str, port: &str, seconds: &str) -> Result<String, String> {

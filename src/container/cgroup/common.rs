@@ -3,8 +3,10 @@
 
 use super::limits::{Limits, Usage};
 use crate::container::Error;
+use crate::container::steps::Step;
 use nix::unistd::Pid;
 use std::io;
+use std::path::Path;
 use std::time::Duration;
 
 /// The controllers a container's cgroup uses: memory and CPU are always counted (for
@@ -26,6 +28,9 @@ pub trait Cgroup {
     fn usage(&self) -> Usage;
     /// Kills whatever is left in it and removes its directories.
     fn remove(&self) -> io::Result<()>;
+    /// The steps that show it, read-only, at `dir` in the container's own root
+    /// filesystem (lesson 08), once the child is in its cgroup namespace.
+    fn view_inside(&self, dir: &Path) -> Vec<Step>;
 }
 // ANCHOR_END: cgroup_trait
 

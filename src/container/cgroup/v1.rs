@@ -10,10 +10,11 @@ use super::common::{
     Cgroup, keyed_value, mount_point_and_type, remove_dir_when_empty, write_file,
 };
 use super::limits::{CPU_PERIOD_US, Limits, Usage};
-use crate::container::Error;
+use crate::container::steps::Step;
+use crate::container::{Error, rootfs};
 use nix::unistd::Pid;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The v1 controllers we use: cpuacct counts CPU time (it is often mounted with
@@ -117,6 +118,26 @@ impl Cgroup for V1Cgroup {
             .map(|(_, d)| d.display().to_string())
             .collect()
     }
+
+    // ANCHOR: view_inside_v1
+    /// A v1 hierarchy cannot be mounted in a user namespace, and would show the
+    /// whole machine's tree: a small tmpfs instead, with the container's own
+    /// folder of each controller bound on it, all read-only.
+    fn view_inside(&self, dir: &Path) -> Vec<Step> {
+        let mut steps = vec![Step::Mount(Box::new(rootfs::tmpfs(dir, "mode=755")))];
+        for (controller, host_dir) in &self.dirs {
+            steps.push(Step::Bind {
+                from: host_dir.clone(),
+                to: dir.join(controller),
+                read_only: true,
+            });
+        }
+        // The tmpfs itself read-only too, now that its folders are made.
+        let read_only = rootfs::tmpfs_read_only_again(dir, "mode=755");
+        steps.push(Step::Mount(Box::new(read_only)));
+        steps
+    }
+    // ANCHOR_END: view_inside_v1
 
     fn make(&self) -> Result<(), Error> {
         self.make_dirs()

@@ -10,7 +10,8 @@ use super::common::{
     CONTROLLERS, Cgroup, keyed_value, remove_dir_when_empty, write_file,
 };
 use super::limits::{CPU_PERIOD_US, Limits, Usage};
-use crate::container::Error;
+use crate::container::steps::Step;
+use crate::container::{Error, rootfs};
 use nix::unistd::Pid;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,13 +35,17 @@ impl V2Cgroup {
     fn make_dirs(&self) -> Result<(), Error> {
         let root = self.parent.parent().expect("nsbox/ is under the mount");
         let mkdir = format!("mkdir {}", self.dir.display());
-        // Another run may remove an empty `nsbox/` between our mkdirs: try again
-        // then.
-        for _ in 0..3 {
-            let enabling = "switching on the controllers";
+        let enabling = "switching on the controllers";
+        // Another run may remove an empty `nsbox/` at any moment between our steps
+        // (its last container leaving): start again then.
+        for _ in 0..10 {
             enable_controllers(root).map_err(Error::cgroup(enabling))?;
-            make_dir(&self.parent).map_err(Error::cgroup(enabling))?;
-            enable_controllers(&self.parent).map_err(Error::cgroup(enabling))?;
+            let parent = make_dir(&self.parent)
+                .and_then(|()| enable_controllers(&self.parent));
+            match parent {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                other => other.map_err(Error::cgroup(enabling))?,
+            }
             match std::fs::create_dir(&self.dir) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -90,6 +95,15 @@ impl Cgroup for V2Cgroup {
     fn paths(&self) -> Vec<String> {
         vec![self.dir.display().to_string()]
     }
+
+    // ANCHOR: view_inside_v2
+    /// A cgroup2 mounted in a cgroup namespace has the namespace's root as its
+    /// root: the container's own cgroup. Read-only: its limits are not its own to
+    /// change.
+    fn view_inside(&self, dir: &Path) -> Vec<Step> {
+        vec![Step::Mount(Box::new(rootfs::cgroup2_read_only(dir)))]
+    }
+    // ANCHOR_END: view_inside_v2
 
     fn make(&self) -> Result<(), Error> {
         self.make_dirs()

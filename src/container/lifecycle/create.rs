@@ -7,6 +7,7 @@ use crate::container::describe::{
     describe_new_namespaces, narrate_child, narrate_plan,
 };
 use crate::container::net::{self, Attachment};
+use crate::container::rootfs::{self, Layers};
 use crate::container::signals::{self, SignalInbox};
 use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
 use crate::container::{
@@ -31,6 +32,7 @@ pub fn create(
     let container = with_network_root(container, root);
     let dir = StateDir::claim(root, &container.id)?;
     let mut record = State::new(&container.id);
+    record.annotations = container.annotations.clone();
     // The signals we pass on stay blocked in this thread from now on (the child
     // unblocks them before `exec`): one that comes after `wait` returned must not
     // kill us during `delete`.
@@ -87,13 +89,28 @@ fn make(
         });
         dir.write(record)?;
     }
-    let resources = Resources { network, cgroup };
+    let layers = make_layers(&container, &dir, network.as_ref(), narrator)?;
+    if container.rootfs.as_ref().is_some_and(|rootfs| rootfs.keep) {
+        let kept = dir.root().join(rootfs::KEPT).join(container.id.as_str());
+        record.cleanup.keep_layer = Some(kept);
+        dir.write(record)?;
+    }
+    let resources = Resources {
+        network,
+        cgroup,
+        layers,
+    };
     narrator.say(format!(
         "clone({}): asking the kernel for a child process{}",
         spawn::flag_names(&container.namespaces),
         describe_new_namespaces(&container)
     ));
-    let steps = child::plan(&container, resources.network.as_ref());
+    let made = child::Made {
+        network: resources.network.as_ref(),
+        layers: resources.layers.as_ref(),
+        cgroup: resources.cgroup.as_deref(),
+    };
+    let steps = child::plan(&container, &made);
     let child = spawn::spawn(&container, &steps, &old_mask)?;
     // The pid is written down with the status below, not before: until Go, the
     // child cannot outlive us (if we die, it reads end-of-file at the door and
@@ -108,6 +125,9 @@ fn make(
     if let Some(network) = &mut record.cleanup.network {
         network.veth_made = true;
     }
+    if container.bind_netns {
+        bind_netns(&container, &dir, record, child.pid, narrator)?;
+    }
     narrate_plan(&steps, narrator);
     record.status = Status::Created;
     dir.write(record)?;
@@ -119,6 +139,7 @@ fn make(
         steps,
         child,
         inbox,
+        terminal: None,
     })
 }
 
@@ -150,6 +171,46 @@ fn make_cgroup(
     Ok(Some(cgroup))
 }
 // ANCHOR_END: make_cgroup
+
+// ANCHOR: make_layers
+/// The container's own layer of its root filesystem, in its state folder (so
+/// `delete` removes it with the folder), owned by whom root inside is.
+fn make_layers(
+    container: &Container,
+    dir: &StateDir,
+    network: Option<&Attachment>,
+    narrator: &Narrator,
+) -> Result<Option<Layers>, Error> {
+    if container.rootfs.is_none() {
+        return Ok(None);
+    }
+    let layers = Layers::under(&dir.path().join("rootfs"));
+    let (uid, gid) = container
+        .id_maps
+        .as_ref()
+        .and_then(|maps| maps.root_outside())
+        .unwrap_or((0, 0));
+    layers
+        .make(uid, gid)
+        .map_err(Error::image(format!("mkdir {}", layers.upper.display())))?;
+    narrator.say(format!(
+        "mkdir {} {} {}: the container's own layer, owned by {uid}:{gid}",
+        layers.upper.display(),
+        layers.work.display(),
+        layers.root.display()
+    ));
+    let hostname = container.hostname.as_deref().unwrap_or("container");
+    let address = network.map(|attachment| attachment.address);
+    rootfs::write_etc_files(&layers, hostname, address, (uid, gid))
+        .map_err(Error::image(format!("writing {}", layers.etc.display())))?;
+    narrator.say(format!(
+        "wrote {}/{{{}}} for the container",
+        layers.etc.display(),
+        rootfs::ETC_FILES.join(",")
+    ));
+    Ok(Some(layers))
+}
+// ANCHOR_END: make_layers
 
 /// Picks the container's address before anything else is created.
 fn lease_address(
@@ -199,6 +260,30 @@ fn prepare_from_outside(
     Ok(())
 }
 // ANCHOR_END: prepare_from_outside
+
+// ANCHOR: bind_netns
+/// `mount --bind /proc/PID/ns/net /run/netns/nsbox-<id>`: the namespace now has a
+/// name `ip netns` knows, and it lives as long as the bind mount, even with no
+/// process left in it. Written down first, so `delete` finds it whatever happens.
+fn bind_netns(
+    container: &Container,
+    dir: &StateDir,
+    record: &mut State,
+    child: Pid,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    let path = Path::new(net::NETNS_DIR).join(container.id.netns_name());
+    record.cleanup.netns_mount = Some(path.clone());
+    dir.write(record)?;
+    net::bind_netns(child, &path)?;
+    narrator.say(format!(
+        "mount --bind /proc/{child}/ns/net {}: `ip netns exec {}` enters it",
+        path.display(),
+        container.id.netns_name()
+    ));
+    Ok(())
+}
+// ANCHOR_END: bind_netns
 
 fn write_id_maps(
     container: &Container,

@@ -7,8 +7,9 @@
 
 use super::state;
 use crate::container::exit::Ending;
+use crate::container::handshake::{self, Message};
 use crate::container::state::Status;
-use crate::container::{ContainerId, Error, Namespace, exec};
+use crate::container::{ContainerId, Error, Namespace, child, exec, terminal};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
@@ -16,14 +17,63 @@ use nix::unistd::{ForkResult, Pid, fork};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-// ANCHOR: exec
-/// Runs `command` in the running container `id`, in its namespaces and cgroup, and
-/// returns how it ended.
+/// What the command gets besides the container's namespaces and cgroup.
+#[derive(Clone, Debug, Default)]
+pub struct ExecSettings {
+    /// Its environment (`None`: ours).
+    pub env: Option<Vec<String>>,
+    /// The folder it starts in (`None`: the container's `/`).
+    pub workdir: Option<PathBuf>,
+    /// Give it a terminal: a pty from the container's own devpts, whose master
+    /// end [`Execution::terminal`] holds.
+    pub terminal: bool,
+}
+
+/// A command `exec_start` started in a container.
+pub struct Execution {
+    /// The process that joined the container (the command is its child).
+    joined: Pid,
+    /// The master end of the command's terminal, with `terminal`.
+    pub terminal: Option<OwnedFd>,
+}
+
+impl Execution {
+    /// Waits for the command to end.
+    pub fn wait(self) -> Result<Ending, Error> {
+        wait_for(self.joined)
+    }
+}
+
+/// Runs `command` in the running container `id`, with our environment, from its
+/// `/`.
 pub fn exec(
     root: &Path,
     id: &ContainerId,
     command: &[String],
 ) -> Result<Ending, Error> {
+    exec_with(root, id, command, &ExecSettings::default())
+}
+
+// ANCHOR: exec
+/// Runs `command` in the running container `id`, in its namespaces and cgroup, and
+/// returns how it ended.
+pub fn exec_with(
+    root: &Path,
+    id: &ContainerId,
+    command: &[String],
+    settings: &ExecSettings,
+) -> Result<Ending, Error> {
+    exec_start(root, id, command, settings)?.wait()
+}
+
+/// Starts `command` in the running container `id`; [`Execution::wait`] waits for
+/// it.
+pub fn exec_start(
+    root: &Path,
+    id: &ContainerId,
+    command: &[String],
+    settings: &ExecSettings,
+) -> Result<Execution, Error> {
     let state = state(root, id)?;
     if command.is_empty() {
         return Err(Error::BadInput("no command to run".into()));
@@ -33,14 +83,28 @@ pub fn exec(
     }
     let pidfd = pidfd_open(state.pid).map_err(Error::sys("pidfd_open"))?;
     let flags = namespaces_to_join(state.pid);
+    let (ours, theirs) = handshake::channel().map_err(Error::sys("socketpair"))?;
     // SAFETY: the child only makes system calls and execs (or exits); fork(2)
     // leaves it a working copy of our memory, with one thread.
     match unsafe { fork() }.map_err(Error::sys("fork"))? {
         ForkResult::Child => {
-            let code = join_and_run(&pidfd, flags, &state.cleanup.cgroup, command);
+            drop(ours);
+            let cgroup = &state.cleanup.cgroup;
+            let code =
+                join_and_run(&pidfd, flags, cgroup, command, settings, &theirs);
             std::process::exit(code)
         }
-        ForkResult::Parent { child } => wait_for(child),
+        ForkResult::Parent { child } => {
+            drop(theirs);
+            let terminal = match settings.terminal {
+                true => receive_terminal(&ours),
+                false => None,
+            };
+            Ok(Execution {
+                joined: child,
+                terminal,
+            })
+        }
     }
 }
 // ANCHOR_END: exec
@@ -64,6 +128,8 @@ fn join_and_run(
     flags: CloneFlags,
     cgroup: &[PathBuf],
     command: &[String],
+    settings: &ExecSettings,
+    channel: &handshake::Channel,
 ) -> i32 {
     for dir in cgroup {
         let me = std::process::id().to_string();
@@ -71,9 +137,12 @@ fn join_and_run(
             return 125;
         }
     }
+    // ANCHOR: exercise
+    // One setns(2) with a pidfd joins every namespace named in `flags` at once.
     if nix::sched::setns(pidfd, flags).is_err() {
         return 125;
     }
+    // ANCHOR_END: exercise
     // Surprise: joining a PID namespace changes the namespace of our *children*
     // only (we keep our pid). So the command must be a child of ours.
     // SAFETY: as above; this process has one thread.
@@ -82,6 +151,17 @@ fn join_and_run(
             // create blocked some signals in the thread that called it; the
             // command starts with none blocked, as after a shell.
             let _ = SigSet::empty().thread_set_mask();
+            // Joining the mount namespace took us to its root: `/` inside.
+            if let Some(dir) = &settings.workdir {
+                let _ = nix::unistd::chdir(dir.as_path());
+            }
+            if let Some(env) = &settings.env {
+                child::set_env(env);
+            }
+            // We are in the container's mount namespace: /dev/ptmx is its own.
+            if settings.terminal && terminal::open_terminal(channel).is_err() {
+                std::process::exit(125)
+            }
             let errno = exec::exec(command);
             std::process::exit(if errno == nix::errno::Errno::ENOENT {
                 127
@@ -103,6 +183,16 @@ fn wait_for(child: Pid) -> Result<Ending, Error> {
         if let Some(ending) = Ending::from_wait_status(status) {
             return Ok(ending);
         }
+    }
+}
+
+/// The master end the command's process sent, or `None` if it ended first.
+fn receive_terminal(channel: &handshake::Channel) -> Option<OwnedFd> {
+    match channel.recv() {
+        // SAFETY: the kernel just made this descriptor for us (SCM_RIGHTS), and
+        // nothing else owns it.
+        Ok(Some(Message::Terminal(fd))) => Some(unsafe { OwnedFd::from_raw_fd(fd) }),
+        _ => None,
     }
 }
 

@@ -21,14 +21,15 @@ mod start;
 mod wait;
 
 pub use create::create;
-pub use delete::delete;
-pub use exec::exec;
+pub use delete::{delete, release};
+pub use exec::{ExecSettings, Execution, exec, exec_start, exec_with};
 pub use kill::{kill, state};
 pub use start::start;
 pub use wait::wait;
 
 use super::cgroup::{Cgroup, Usage};
 use super::net::Attachment;
+use super::rootfs::Layers;
 use super::signals::SignalInbox;
 use super::spawn::Child;
 use super::state::{State, StateDir};
@@ -52,6 +53,8 @@ pub struct Created {
     steps: Vec<Step>,
     child: Child,
     inbox: SignalInbox,
+    /// The master end of the container's terminal, once `start` received it.
+    terminal: Option<std::os::fd::OwnedFd>,
 }
 
 /// What the parent made for the container before the clone, to hand over during the
@@ -59,6 +62,7 @@ pub struct Created {
 struct Resources {
     network: Option<Attachment>,
     cgroup: Option<Box<dyn Cgroup>>,
+    layers: Option<Layers>,
 }
 
 impl Created {
@@ -69,6 +73,11 @@ impl Created {
     /// The container's process, as the host sees it.
     pub fn pid(&self) -> Pid {
         self.child.pid
+    }
+
+    /// The master end of its terminal (`Container::terminal`), after `start`.
+    pub fn take_terminal(&mut self) -> Option<std::os::fd::OwnedFd> {
+        self.terminal.take()
     }
 
     /// What its processes used so far (`None` without a cgroup).

@@ -6,6 +6,7 @@ use crate::container::handshake::{Failure, Message};
 use crate::container::state::Status;
 use crate::container::steps::{ChildError, Step};
 use crate::container::{Error, Narrator, pid};
+use std::os::fd::FromRawFd;
 
 /// Sends Go, and waits until the command runs (or a step before it failed, which
 /// the error names). The container is then running; if it failed, it is stopped,
@@ -22,10 +23,17 @@ pub fn start(created: &mut Created, narrator: &Narrator) -> Result<(), Error> {
     result
 }
 
-fn go(created: &Created, narrator: &Narrator) -> Result<(), Error> {
+fn go(created: &mut Created, narrator: &Narrator) -> Result<(), Error> {
+    created.child.channel.send(&Message::Go)?;
+    let mut message = created.child.channel.recv()?;
+    if let Some(Message::Terminal(fd)) = message {
+        // SAFETY: the kernel just made this descriptor for us (SCM_RIGHTS), and
+        // nothing else owns it.
+        created.terminal = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        message = created.child.channel.recv()?;
+    }
     let (child, steps) = (&created.child, &created.steps);
-    child.channel.send(&Message::Go)?;
-    match child.channel.recv()? {
+    match message {
         // End-of-file: exec closed the child's close-on-exec end. The command runs.
         None => Ok(()),
         Some(Message::CommandStarted(inside)) => {

@@ -35,6 +35,9 @@ pub struct NetworkConfig {
     pub nat: bool,
     /// Host ports whose connections go on to the container.
     pub publish: Vec<Publish>,
+    /// Let the host reach published ports on `127.0.0.1` too (the runtime does,
+    /// as docker; lesson 06 shows why it does not work without this).
+    pub publish_on_loopback: bool,
 }
 
 impl NetworkConfig {
@@ -90,31 +93,66 @@ pub struct Attachment {
 }
 
 /// A published port: connections to `host_port` on the host go on to
-/// `container_port` in the container (TCP).
+/// `container_port` in the container, over TCP or UDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Publish {
     pub host_port: u16,
     pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+/// The transport a published port forwards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// As nftables writes it: `tcp`, `udp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
 }
 
 impl FromStr for Publish {
     type Err = String;
 
+    /// `8080:80`, `8080:80/tcp` or `5353:53/udp`.
     fn from_str(text: &str) -> Result<Publish, String> {
-        let usage =
-            || format!("'{text}' is not HOST_PORT:CONTAINER_PORT (e.g. 8080:80)");
-        let (host, container) = text.split_once(':').ok_or_else(usage)?;
+        let usage = || {
+            format!(
+                "'{text}' is not HOST_PORT:CONTAINER_PORT[/tcp|/udp] (e.g. 8080:80)"
+            )
+        };
+        let (ports, protocol) = match text.split_once('/') {
+            None => (text, Protocol::Tcp),
+            Some((ports, "tcp")) => (ports, Protocol::Tcp),
+            Some((ports, "udp")) => (ports, Protocol::Udp),
+            Some(_) => return Err(usage()),
+        };
+        let (host, container) = ports.split_once(':').ok_or_else(usage)?;
         let port =
             |p: &str| p.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(usage);
         Ok(Publish {
             host_port: port(host)?,
             container_port: port(container)?,
+            protocol,
         })
     }
 }
 
 impl fmt::Display for Publish {
+    /// `8080:80` for TCP (the default), `5353:53/udp`.
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "{}:{}", self.host_port, self.container_port)
+        write!(f, "{}:{}", self.host_port, self.container_port)?;
+        if self.protocol == Protocol::Udp {
+            write!(f, "/udp")?;
+        }
+        Ok(())
     }
 }

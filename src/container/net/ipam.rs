@@ -2,9 +2,13 @@
 //!
 //! Addresses come from a subnet; a lease file under the state directory, locked
 //! while it is read and written, makes sure concurrent containers never get the same
-//! one.
+//! one. A container that has ended gives its line back at once, but its veth pair
+//! lives on until the kernel frees the container's network namespace, and its
+//! `eth0` keeps the address till then. So the pair holds the lease meanwhile: its
+//! host end carries the address in its alias, and the kernel deletes both together.
 
 use super::config::{Attachment, NetworkConfig};
+use super::netlink::Netlink;
 use super::state_files::{open_locked, remove_state_file};
 use crate::container::{ContainerId, Error, state};
 use std::fs::File;
@@ -83,11 +87,25 @@ pub fn lease(config: &NetworkConfig, id: &ContainerId) -> Result<Attachment, Err
     };
     let mut file = LeaseFile::open(config).map_err(io_error)?;
     let mut leases = file.read(&config.state_dir).map_err(io_error)?;
-    let taken = |address: Ipv4Addr| leases.iter().any(|l| l.address == address);
+    let paired = held_by_host_ends(&config.bridge)
+        .map_err(Error::network("ip link show (the host ends' aliases)"))?;
+    let taken = |address: Ipv4Addr| {
+        leases.iter().any(|l| l.address == address)
+            || paired.iter().any(|(_, held)| *held == address)
+    };
     let address = match config.address {
-        Some(address) if taken(address) => {
+        Some(address) if leases.iter().any(|l| l.address == address) => {
             return Err(Error::BadInput(format!(
                 "{address} is already used by another container"
+            )));
+        }
+        Some(address) if taken(address) => {
+            let (link, _) =
+                paired.iter().find(|(_, held)| *held == address).unwrap();
+            return Err(Error::BadInput(format!(
+                "{address} is still held by {link}, the veth of a container that \
+                 has ended: the kernel deletes it once nothing uses that \
+                 container's network namespace any more"
             )));
         }
         Some(address) => address,
@@ -111,7 +129,38 @@ pub fn lease(config: &NetworkConfig, id: &ContainerId) -> Result<Attachment, Err
 }
 // ANCHOR_END: lease
 
-/// Gives the address back. Returns how many containers still hold a lease on this
+// ANCHOR: lease_alias
+/// The alias a container's host end carries: `nsbox lease ADDRESS on BRIDGE`.
+pub fn lease_alias(address: Ipv4Addr, bridge: &str) -> String {
+    format!("nsbox lease {address} on {bridge}")
+}
+
+/// The addresses on `bridge` that veth pairs hold, read from their host ends'
+/// aliases, with the host ends' names: those of running containers, and those of
+/// containers that have ended whose pairs the kernel has not deleted yet.
+fn held_by_host_ends(bridge: &str) -> io::Result<Vec<(String, Ipv4Addr)>> {
+    let mut netlink = Netlink::open()?;
+    let Some(bridge_index) = netlink.link_index(bridge)? else {
+        return Ok(Vec::new()); // no bridge yet: no port holds anything
+    };
+    let held = netlink
+        .port_aliases(bridge_index)?
+        .into_iter()
+        .filter_map(|(link, alias)| {
+            let rest = alias.strip_prefix("nsbox lease ")?;
+            let (address, on) = rest.split_once(" on ")?;
+            if on != bridge {
+                return None;
+            }
+            Some((link, address.parse().ok()?))
+        })
+        .collect();
+    Ok(held)
+}
+// ANCHOR_END: lease_alias
+
+/// Gives the lease file's line back (the host end keeps holding the address until
+/// the kernel deletes it). Returns how many containers still hold a line on this
 /// bridge.
 pub fn release(config: &NetworkConfig, address: Ipv4Addr) -> io::Result<usize> {
     let mut file = LeaseFile::open(config)?;

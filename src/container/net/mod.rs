@@ -27,14 +27,16 @@ pub mod inside;
 pub mod ipam;
 pub mod nat;
 pub mod netlink;
+pub mod netns;
 pub mod state_files;
 pub mod subnet;
 
 pub use config::{
     Attachment, CONTAINER_LINK, DEFAULT_BRIDGE, DEFAULT_STATE_DIR, MAX_LINK_NAME,
-    NetworkConfig, Publish,
+    NetworkConfig, Protocol, Publish,
 };
-pub use ipam::{lease, release, release_all};
+pub use ipam::{lease, lease_alias, release, release_all};
+pub use netns::{NETNS_DIR, bind_netns, unbind_netns};
 pub use subnet::{DEFAULT_SUBNET, Subnet};
 
 use super::{Error, Narrator};
@@ -65,15 +67,49 @@ pub fn attach(
     );
     add_veth(&mut netlink, host_end, bridge, child, narrator)
         .map_err(Error::network(command.clone()))?;
+    // The pair may outlive the container (see `detach`): the host end holds the
+    // address meanwhile, in a note the kernel deletes with it.
+    let alias = lease_alias(attachment.address, &config.bridge);
+    netlink
+        .set_alias(host_end, &alias)
+        .map_err(Error::network(format!(
+            "ip link set {host_end} alias '{alias}'"
+        )))?;
     if config.nat || !config.publish.is_empty() {
         for line in nat::add(config, attachment)? {
             narrator.say(line);
         }
     }
-    narrator.say(command);
-    Ok(())
+    narrator.say(format!("{command}; ip link set {host_end} alias '{alias}'"));
+    forget_the_address_before(&mut netlink, bridge, config, attachment, narrator)
 }
 // ANCHOR_END: attach
+
+/// The address may have been another container's, which has ended: the host may
+/// still remember that one's hardware address for it (its ARP cache), and would
+/// send this container's packets there, to nobody, for up to a minute. The kernel
+/// forgets by itself when the bridge loses its last port, but not while other
+/// containers are on it.
+fn forget_the_address_before(
+    netlink: &mut Netlink,
+    bridge: u32,
+    config: &NetworkConfig,
+    attachment: &Attachment,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    let address = attachment.address;
+    let command = format!("ip neigh delete {address} dev {}", config.bridge);
+    if netlink
+        .forget_neighbour(bridge, address)
+        .map_err(Error::network(command.clone()))?
+    {
+        narrator.say(format!(
+            "{command}: the host forgets the hardware address of the container that \
+             had {address} before"
+        ));
+    }
+    Ok(())
+}
 
 /// How long a container's host end may still be there after a container of the
 /// same id ended: the kernel deletes it when it frees that container's network
@@ -120,35 +156,39 @@ fn add_veth(
 // After the container exits.
 
 // ANCHOR: detach
-/// Deletes the veth pair if we made it and it is still there, gives the address
-/// back, removes our NAT rules, and removes the bridge if asked to and no container
-/// uses it any more.
+/// Leaves the veth pair to the kernel, gives the lease file's line back, removes
+/// our NAT rules, and removes the bridge if asked to and no container uses it any
+/// more.
 pub fn detach(
     config: &NetworkConfig,
     attachment: &Attachment,
     veth_made: bool,
     narrator: &Narrator,
 ) -> Result<(), Error> {
-    let mut netlink = Netlink::open().map_err(Error::network("netlink socket"))?;
     let host_end = &attachment.host_end;
-    // The kernel deletes the pair with the container's network namespace, in the
-    // background; but a namespace can outlive the container's last process (a TCP
-    // socket still resending to a peer that is gone holds it, for minutes), and
-    // its eth0 would keep the address we give back below. So we delete the pair
-    // ourselves if the kernel has not yet; which of us is first varies from run
-    // to run, so the narration says the same for both.
+    // The kernel deletes the pair when it frees the container's network namespace,
+    // in the background, a moment after the last process has gone; deleting it
+    // ourselves would wait for the same grace periods. Until then `eth0` keeps the
+    // address, and the host end's alias keeps it taken (see `ipam`). Left on the
+    // bridge, the container's TCP connections that are still closing can finish:
+    // cut off, they would hold the namespace (and the pair) for minutes.
     if veth_made {
-        delete_link_if_there(&mut netlink, host_end)?;
         narrator.say(format!(
-            "{host_end} and its peer are gone (ip link delete {host_end}, if the \
-             kernel had not deleted them with the namespace yet)"
+            "left {host_end} and its peer to the kernel: they go with the \
+             container's network namespace, and {} with them",
+            attachment.address
         ));
     }
     let left = release(config, attachment.address).map_err(Error::network(
         format!("lease file {}", config.lease_file().display()),
     ))?;
-    narrator.say(format!("released {}", attachment.address));
+    narrator.say(format!(
+        "gave back the lease file's line for {}",
+        attachment.address
+    ));
     if config.remove_bridge && left == 0 {
+        let mut netlink =
+            Netlink::open().map_err(Error::network("netlink socket"))?;
         // Ports still on it (a dead container's host end the kernel has not
         // deleted yet) are taken off; the kernel deletes them later all the same.
         let bridge = &config.bridge;

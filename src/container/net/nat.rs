@@ -51,13 +51,22 @@ pub fn rules(config: &NetworkConfig, attachment: &Attachment) -> String {
     }
     for publish in &config.publish {
         let (host, inside) = (publish.host_port, publish.container_port);
+        let port = format!("{} dport {host}", publish.protocol.name());
         // From other machines (prerouting), and from the host itself (output).
         for chain in ["prerouting", "output"] {
             script += &format!(
                 "add rule ip {TABLE} {chain} fib daddr type local \
-                 tcp dport {host} dnat to {address}:{inside} comment \"{tag}\"\n"
+                 {port} dnat to {address}:{inside} comment \"{tag}\"\n"
             );
         }
+    }
+    if config.publish_on_loopback && !config.publish.is_empty() {
+        // From the host's 127.0.0.1: the container would answer 127.0.0.1, its
+        // own loopback. Give such packets the bridge's address instead.
+        script += &format!(
+            "add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 \
+             oifname \"{bridge}\" masquerade comment \"{tag}\"\n"
+        );
     }
     script
 }
@@ -84,6 +93,10 @@ pub fn add(
                 .to_string(),
         );
     }
+    refuse_published_twice(config)?;
+    if config.publish_on_loopback && !config.publish.is_empty() {
+        said.push(allow_loopback_through(&config.bridge)?);
+    }
     let script = rules(config, attachment);
     nft(&["-f", "-"], Some(&script))?;
     said.extend(
@@ -95,6 +108,38 @@ pub fn add(
     Ok(said)
 }
 // ANCHOR_END: add
+
+/// A host port another container has published already: refused, with its
+/// protocol (nftables would take the rule, and the first one would win).
+fn refuse_published_twice(config: &NetworkConfig) -> Result<(), Error> {
+    let listing = nft(&["list", "table", "ip", TABLE], None).unwrap_or_default();
+    for publish in &config.publish {
+        let rule =
+            format!("{} dport {} ", publish.protocol.name(), publish.host_port);
+        if listing.contains(&rule) {
+            return Err(Error::PortPublished {
+                port: publish.host_port,
+                protocol: publish.protocol.name(),
+            });
+        }
+    }
+    Ok(())
+}
+
+// ANCHOR: route_localnet
+/// Surprise: Linux drops a packet whose source is `127.0.0.1` that would leave
+/// through any interface but `lo`, unless that interface's `route_localnet` is 1.
+/// A connection to `127.0.0.1:PORT` that our `output` rule sends on to the
+/// container is such a packet, leaving through the bridge.
+fn allow_loopback_through(bridge: &str) -> Result<String, Error> {
+    let path = format!("/proc/sys/net/ipv4/conf/{bridge}/route_localnet");
+    std::fs::write(&path, "1").map_err(Error::network(path.clone()))?;
+    Ok(format!(
+        "sysctl -w net.ipv4.conf.{bridge}.route_localnet=1 (127.0.0.1 may leave \
+         through {bridge})"
+    ))
+}
+// ANCHOR_END: route_localnet
 
 /// Removes the rules marked `tag`; the last container also removes the table and
 /// restores forwarding.

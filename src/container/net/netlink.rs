@@ -9,12 +9,16 @@
 //! the `netlink-packet-route` crate.
 
 use netlink_packet_core::{
-    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader,
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader,
     NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkExtentMask, LinkFlags,
+    LinkInfo, LinkMessage,
+};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage,
 };
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol,
@@ -74,10 +78,13 @@ impl Netlink {
     }
 
     // ANCHOR: add_bridge
-    /// `ip link add NAME type bridge`
-    pub fn add_bridge(&mut self, name: &str) -> io::Result<()> {
+    /// `ip link add NAME address MAC type bridge`
+    pub fn add_bridge(&mut self, name: &str, mac: [u8; 6]) -> io::Result<()> {
         let mut message = LinkMessage::default();
         message.attributes.push(LinkAttribute::IfName(name.into()));
+        message
+            .attributes
+            .push(LinkAttribute::Address(mac.to_vec()));
         message
             .attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
@@ -125,6 +132,71 @@ impl Netlink {
         message.header.flags = LinkFlags::Up;
         message.header.change_mask = LinkFlags::Up;
         self.change(RouteNetlinkMessage::SetLink(message))
+    }
+
+    /// `ip link set dev NAME alias TEXT`: a note on the link, kept by the kernel
+    /// for as long as the link exists.
+    pub fn set_alias(&mut self, name: &str, alias: &str) -> io::Result<()> {
+        let mut message = LinkMessage::default();
+        message.attributes.push(LinkAttribute::IfName(name.into()));
+        message
+            .attributes
+            .push(LinkAttribute::IfAlias(alias.into()));
+        self.change(RouteNetlinkMessage::SetLink(message))
+    }
+
+    /// The bridge's ports that have an alias, and their aliases (`ip -o link show
+    /// master BRIDGE`: all of them at once, a "dump"; the kernel leaves out the
+    /// other links, and the counters nobody reads here).
+    pub fn port_aliases(
+        &mut self,
+        bridge: u32,
+    ) -> io::Result<Vec<(String, String)>> {
+        let mut message = LinkMessage::default();
+        message.attributes.push(LinkAttribute::Controller(bridge));
+        message
+            .attributes
+            .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
+        let replies =
+            self.request(RouteNetlinkMessage::GetLink(message), NLM_F_DUMP)?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                RouteNetlinkMessage::NewLink(link) => {
+                    let mut name = None;
+                    let mut alias = None;
+                    for attribute in link.attributes {
+                        match attribute {
+                            LinkAttribute::IfName(n) => name = Some(n),
+                            LinkAttribute::IfAlias(a) => alias = Some(a),
+                            _ => {}
+                        }
+                    }
+                    Some((name?, alias?))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// `ip neigh delete ADDRESS dev INDEX`: forget which hardware address had
+    /// `address` on that link. Says whether there was an entry to forget.
+    pub fn forget_neighbour(
+        &mut self,
+        index: u32,
+        address: Ipv4Addr,
+    ) -> io::Result<bool> {
+        let mut message = NeighbourMessage::default();
+        message.header.family = AddressFamily::Inet;
+        message.header.ifindex = index;
+        message.attributes.push(NeighbourAttribute::Destination(
+            NeighbourAddress::Inet(address),
+        ));
+        match self.change(RouteNetlinkMessage::DelNeighbour(message)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// `ip link delete dev INDEX`
