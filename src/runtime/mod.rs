@@ -17,6 +17,7 @@ pub mod containers;
 pub mod images;
 pub mod log;
 pub mod monitor;
+pub mod security;
 pub mod tty;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ use crate::container::{Container, ContainerId, Error, Namespace};
 use crate::lesson;
 use crate::runtime::containers::{self, note};
 use crate::runtime::monitor::{self, Settings};
+use crate::runtime::security::SecurityOptions;
 use crate::runtime::{Global, choose};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -81,6 +82,29 @@ pub struct Args {
     /// Run a tiny init as PID 1 (it reaps orphans and passes signals on)
     #[arg(long)]
     pub init: bool,
+
+    /// Turn the defences off: every capability, no seccomp filter, /proc and /sys
+    /// unmasked
+    #[arg(long)]
+    pub privileged: bool,
+
+    /// Give the command this capability too, e.g. NET_ADMIN (ALL for every one)
+    #[arg(long, value_name = "CAP")]
+    pub cap_add: Vec<String>,
+
+    /// Take this capability away, e.g. NET_RAW (ALL for every one)
+    #[arg(long, value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+
+    /// no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json or
+    /// systempaths=unconfined (repeat for more)
+    #[arg(long, value_name = "OPTION")]
+    pub security_opt: Vec<String>,
+
+    /// 'auto': root inside is an unprivileged range of /etc/subuid here; 'host'
+    /// (the default): root inside is root here
+    #[arg(long, value_name = "MODE")]
+    pub userns: Option<String>,
 
     /// The image (the built-in 'busybox' if the first word names none here), then the
     /// command and its arguments [default: the image's]
@@ -200,6 +224,13 @@ fn container(
                 .into(),
         );
     }
+    let _security = SecurityOptions::parse(
+        args.privileged,
+        &args.cap_add,
+        &args.cap_drop,
+        &args.security_opt,
+        args.userns.as_deref(),
+    )?;
     let user = match args.user.as_deref().or(image.user.as_deref()) {
         Some(user) => Some(choose::user_in(&image.layers, user)?),
         None => None,
