@@ -499,7 +499,7 @@ fn transcript_own_writes(_host: HostGuard) {
     assert_transcript("08-rootfs", "own-writes", &transcript);
 }
 
-/// The escape: after `chroot`, the host's `/lib/modules` (the image has none);
+/// The escape: after `chroot`, the host's `/usr/share` (the image has none);
 /// after `pivot_root`, not.
 #[rstest]
 fn transcript_escape(_host: HostGuard) {
@@ -513,11 +513,11 @@ fn transcript_escape(_host: HostGuard) {
         "--try-escape",
         "ls",
         "-d",
-        "/lib/modules",
+        "/usr/share",
     ];
     let out = run("08-rootfs", &escaped);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "/lib/modules\n");
+    assert_eq!(out.stdout, "/usr/share\n");
     transcript.lesson("08-rootfs", &escaped, &out.stdout);
     let held = [
         "-q",
@@ -526,7 +526,7 @@ fn transcript_escape(_host: HostGuard) {
         "--try-escape",
         "ls",
         "-d",
-        "/lib/modules",
+        "/usr/share",
     ];
     let out = run("08-rootfs", &held);
     assert_eq!(out.code, 1, "{}", out.stderr);
