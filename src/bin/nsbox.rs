@@ -51,6 +51,11 @@ fn main() -> ExitCode {
             return ExitCode::from(if error.use_stderr() { 125 } else { 0 });
         }
     };
+    if matches!(command, Command::Run(_) | Command::Exec(_))
+        && let Err(code) = protect_our_binary()
+    {
+        return code;
+    }
     match command {
         Command::Run(args) => commands::run::main(&global, args),
         Command::Ps(args) => commands::ps::main(&global, args),
@@ -63,5 +68,27 @@ fn main() -> ExitCode {
         Command::Pull(args) => commands::pull::main(&global, args),
         Command::Images(args) => commands::images::main(&global, args),
         Command::Rmi(args) => commands::rmi::main(&global, args),
+    }
+}
+
+/// Before a command that makes or joins a container: run again from a read-only
+/// mount of our own file, so nothing in a container can write it through
+/// `/proc/<pid>/exe` (chapter 10). Not root: no container can be made either, and
+/// the command itself says so.
+fn protect_our_binary() -> Result<(), ExitCode> {
+    use nsbox::container::security::binary;
+    if std::env::var_os(binary::EXPOSE).is_some() {
+        return Ok(()); // Chapter 10's experiment: the defence off.
+    }
+    match binary::run_from_read_only_mount() {
+        Ok(()) | Err(nix::errno::Errno::EPERM) => Ok(()),
+        Err(errno) => {
+            eprintln!(
+                "nsbox: could not run itself from a read-only mount of its file \
+                 ({errno}); open_tree(2) and mount_setattr(2) need Linux 5.12 or \
+                 later"
+            );
+            Err(ExitCode::from(125))
+        }
     }
 }

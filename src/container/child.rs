@@ -7,7 +7,9 @@ use super::net::Attachment;
 use super::net::inside;
 use super::rootfs::{self, Layers, RootFs, RootSwitch};
 use super::steps::{ChildError, Step};
-use super::{Container, Namespace, exec, mount, pid, signals, terminal, user, uts};
+use super::{
+    Container, Namespace, exec, mount, pid, security, signals, terminal, user, uts,
+};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use std::os::fd::AsRawFd;
@@ -70,6 +72,9 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     }
     if let Some(stdio) = container.stdio {
         steps.push(Step::ConnectStdio(stdio));
+    }
+    if container.close_host_files {
+        steps.push(Step::CloseHostFiles);
     }
     if container.init {
         steps.push(Step::BecomeInit);
@@ -197,6 +202,7 @@ fn take(step: &Step, channel: &Channel) -> Result<(), Errno> {
         }
         Step::ConnectStdio(fds) => connect_stdio(*fds),
         Step::DieWithParent => die_with_parent(channel),
+        Step::CloseHostFiles => security::files::close_host_files_at_exec(),
         network => inside::configure(network).map_err(|error| {
             Errno::from_raw(error.raw_os_error().unwrap_or(nix::libc::EIO))
         }),

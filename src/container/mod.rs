@@ -52,6 +52,7 @@ pub mod proc_file;
 pub mod programs;
 pub mod rootfs;
 mod run;
+pub mod security;
 pub mod signals;
 pub mod spawn;
 pub mod spec;

@@ -73,6 +73,9 @@ pub struct Container {
     /// `/run/netns/nsbox-<id>`, so `ip netns exec` can enter it, and it outlives
     /// its processes until `delete`.
     pub bind_netns: bool,
+    /// Close every descriptor above 2 when the command starts, so no file the
+    /// runtime inherited reaches it (chapter 10). The lessons leave it off.
+    pub close_host_files: bool,
 }
 
 impl Container {
@@ -97,6 +100,7 @@ impl Container {
             terminal: false,
             annotations: BTreeMap::new(),
             bind_netns: false,
+            close_host_files: false,
         }
     }
 

@@ -71,6 +71,9 @@ pub enum Step {
     /// `dup2(STDIN, 0); dup2(STDOUT, 1); dup2(STDERR, 2)`: the command's standard
     /// streams are these (pipes the runtime reads, to keep a log).
     ConnectStdio([i32; 3]),
+    /// `close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`: every descriptor above 2 closes
+    /// when the command starts.
+    CloseHostFiles,
     /// Become our tiny init, which forks the next step (the command) as PID 2.
     BecomeInit,
     /// `execvp(3)`: become the command. Always the last step.
@@ -129,6 +132,7 @@ impl Step {
             Step::ConnectStdio([stdin, stdout, stderr]) => {
                 format!("dup2({stdin}, 0); dup2({stdout}, 1); dup2({stderr}, 2)")
             }
+            Step::CloseHostFiles => "close_range(3, ~0, CLOSE_RANGE_CLOEXEC)".into(),
             Step::BecomeInit => format!("become {INIT_NAME} and fork"),
             Step::Exec(command) => format!("exec '{}'", command[0]),
         }
@@ -155,6 +159,9 @@ impl Step {
             ),
             Step::ConnectStdio(_) => {
                 Some("put the runtime's pipes on its stdin, stdout, stderr".into())
+            }
+            Step::CloseHostFiles => {
+                Some("mark every file above 2 close-on-exec (none of ours goes in)".into())
             }
             Step::Exec(command) => Some(format!("exec {}", show_command(command))),
             other => Some(other.call()),

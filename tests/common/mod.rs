@@ -7,6 +7,7 @@
 use nsbox::lessons;
 
 pub mod binaries;
+pub mod engine;
 pub mod host_guard;
 pub mod links;
 pub mod proc;
@@ -20,6 +21,7 @@ pub mod transcript;
 pub mod users;
 
 pub use binaries::bin;
+pub use engine::{Holdings, Nsbox, Session, alive, parent_of, wait_for};
 pub use host_guard::{HostGuard, host, host_exclusive};
 pub use links::{GONE_WITHIN, link_names, veths, wait_until_gone};
 pub use proc::{

@@ -16,6 +16,11 @@
 //! - `spin SECONDS`: burn CPU for SECONDS of wall time; print `wall MS cpu MS`
 //! - `connect ADDRESS PORT [SECONDS]`: print what the listener there says (give up
 //!   after SECONDS, default 10)
+//! - `catch-exe SECONDS` (chapter 10, the runtime's binary): print `watching`, then
+//!   watch for another program in this PID namespace; keep its `/proc/PID/exe`
+//!   open (`O_PATH`), wait for it to end, then try to open that file for writing
+//!   (and close it at once, writing nothing); print `caught: opened for writing`
+//!   or `caught: ERRNO`, or `nothing caught` after SECONDS
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
@@ -31,6 +36,7 @@ fn main() -> ExitCode {
         ["mq-exists", name] => mq_exists(name),
         ["mq-unlink", name] => mq_remove(name),
         ["fds"] => open_fds(),
+        ["catch-exe", seconds] => catch_exe(seconds),
         ["hog", mib] => hog(mib),
         ["forks", count] => forks(count),
         ["spin", seconds] => spin(seconds),
@@ -207,4 +213,60 @@ fn spin(seconds: &str) -> Result<String, String> {
     let millis = |t: nix::sys::time::TimeVal| t.tv_sec() * 1000 + t.tv_usec() / 1000;
     let cpu = millis(usage.user_time()) + millis(usage.system_time());
     Ok(format!("wall {} cpu {cpu}", wall.as_millis()))
+}
+
+/// `catch-exe`: the first half of CVE-2019-5736, stopped before any write.
+fn catch_exe(seconds: &str) -> Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let seconds: u64 = seconds.parse().map_err(|_| "SECONDS: a number")?;
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let me = std::fs::metadata("/proc/self/exe").map_err(|e| e.to_string())?;
+    let mine = (me.dev(), me.ino());
+    println!("watching");
+    while std::time::Instant::now() < deadline {
+        for pid in other_pids() {
+            let path = format!("/proc/{pid}/exe");
+            let Ok(exe) = nix::fcntl::open(
+                path.as_str(),
+                nix::fcntl::OFlag::O_PATH,
+                Mode::empty(),
+            ) else {
+                continue;
+            };
+            let Ok(stat) = nix::sys::stat::fstat(&exe) else {
+                continue;
+            };
+            if (stat.st_dev, stat.st_ino) == mine {
+                continue; // one of ours (a child of our own program)
+            }
+            while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            use std::os::fd::AsRawFd;
+            let again = format!("/proc/self/fd/{}", exe.as_raw_fd());
+            // O_WRONLY without O_TRUNC, closed at once: nothing is written.
+            return Ok(match std::fs::OpenOptions::new().write(true).open(&again) {
+                Ok(_) => "caught: opened for writing".into(),
+                Err(e) => format!(
+                    "caught: {}",
+                    Errno::from_raw(e.raw_os_error().unwrap_or(0))
+                ),
+            });
+        }
+    }
+    Ok("nothing caught".into())
+}
+
+/// The pids in /proc, but ours.
+fn other_pids() -> Vec<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|entry| entry.file_name().to_str()?.parse().ok())
+                .filter(|&pid| pid != me)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -9,7 +9,9 @@ use super::state;
 use crate::container::exit::Ending;
 use crate::container::handshake::{self, Message};
 use crate::container::state::Status;
-use crate::container::{ContainerId, Error, Namespace, child, exec, terminal};
+use crate::container::{
+    ContainerId, Error, Namespace, child, exec, security, terminal,
+};
 use nix::sched::CloneFlags;
 use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
@@ -160,6 +162,10 @@ fn join_and_run(
             }
             // We are in the container's mount namespace: /dev/ptmx is its own.
             if settings.terminal && terminal::open_terminal(channel).is_err() {
+                std::process::exit(125)
+            }
+            // Nothing of ours goes in with the command (chapter 10).
+            if security::files::close_host_files_at_exec().is_err() {
                 std::process::exit(125)
             }
             let errno = exec::exec(command);

@@ -257,6 +257,7 @@ fn container(
     container.workdir = args.workdir.clone().or(image.workdir.clone());
     container.user = user;
     container.bind_netns = namespaces.contains(&Namespace::Net);
+    container.close_host_files = true;
     container.annotations = notes(args, image, &container);
     Ok(container)
 }
