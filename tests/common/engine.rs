@@ -293,3 +293,17 @@ impl Session<'_> {
         out
     }
 }
+
+/// The `-v` options that put the tests' probe in a container at `/probe`, with
+/// the host's C library folders beside it, read-only: the probe is linked
+/// dynamically (in the VM, statically: then the folders are only there).
+pub fn probe_volumes() -> Vec<String> {
+    let mut args = vec!["-v".to_string(), format!("{}:/probe:ro", super::probe())];
+    for dir in ["/lib", "/lib64"] {
+        if std::path::Path::new(dir).exists() {
+            args.push("-v".into());
+            args.push(format!("{dir}:{dir}:ro"));
+        }
+    }
+    args
+}

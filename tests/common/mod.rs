@@ -21,7 +21,9 @@ pub mod transcript;
 pub mod users;
 
 pub use binaries::bin;
-pub use engine::{Holdings, Nsbox, Session, alive, parent_of, wait_for};
+pub use engine::{
+    Holdings, Nsbox, Session, alive, parent_of, probe_volumes, wait_for,
+};
 pub use host_guard::{HostGuard, host, host_exclusive};
 pub use links::{GONE_WITHIN, link_names, veths, wait_until_gone};
 pub use proc::{

@@ -18,9 +18,10 @@
 //!   after SECONDS, default 10)
 //! - `catch-exe SECONDS` (chapter 10, the runtime's binary): print `watching`, then
 //!   watch for another program in this PID namespace; keep its `/proc/PID/exe`
-//!   open (`O_PATH`), wait for it to end, then try to open that file for writing
-//!   (and close it at once, writing nothing); print `caught: opened for writing`
-//!   or `caught: ERRNO`, or `nothing caught` after SECONDS
+//!   open (`O_PATH`), wait for it to end, and print what the kernel says of the
+//!   mount that file was opened through: `caught: on a read-only mount` or
+//!   `caught: on a writable mount` (nothing is ever written); or `nothing caught`
+//!   after SECONDS
 
 use nix::errno::Errno;
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
@@ -243,15 +244,14 @@ fn catch_exe(seconds: &str) -> Result<String, String> {
             while std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            use std::os::fd::AsRawFd;
-            let again = format!("/proc/self/fd/{}", exe.as_raw_fd());
-            // O_WRONLY without O_TRUNC, closed at once: nothing is written.
-            return Ok(match std::fs::OpenOptions::new().write(true).open(&again) {
-                Ok(_) => "caught: opened for writing".into(),
-                Err(e) => format!(
-                    "caught: {}",
-                    Errno::from_raw(e.raw_os_error().unwrap_or(0))
-                ),
+            let mount =
+                nix::sys::statvfs::fstatvfs(&exe).map_err(|e| e.to_string())?;
+            let read_only = mount
+                .flags()
+                .contains(nix::sys::statvfs::FsFlags::ST_RDONLY);
+            return Ok(match read_only {
+                true => "caught: on a read-only mount".into(),
+                false => "caught: on a writable mount".into(),
             });
         }
     }
