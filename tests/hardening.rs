@@ -151,3 +151,143 @@ fn with_host_root_on_fd_7(mut command: std::process::Command) -> String {
     assert_eq!(run.code, 0, "{}", run.stderr);
     run.stdout.trim().to_string()
 }
+
+// ---------------------------------------------------------------------------------
+// Transcripts for chapter 10: the commands as the reader types them.
+
+/// `CapEff` of every capability this kernel has (`cap_last_cap` + 1 bits).
+fn every_capability() -> String {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    format!("{:016x}", (1u64 << (last + 1)) - 1)
+}
+
+/// Docker's 14 capabilities, as `CapEff` shows them.
+const DOCKERS_CAPABILITIES: &str = "00000000a80425fb";
+
+/// Try it: the capability sets of a default container and of a privileged one,
+/// and the bits decoded.
+#[rstest]
+fn transcript_try_it(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let mut session = Session::new(&nsbox);
+    let status = ["run", "--rm", "busybox", "grep", "Cap", "/proc/self/status"];
+    let (code, caps) = session.nsbox(&status);
+    assert_eq!(code, 0, "{caps}");
+    for set in ["CapPrm", "CapEff", "CapBnd"] {
+        let line = format!("{set}:\t{DOCKERS_CAPABILITIES}");
+        assert!(caps.contains(&line), "{caps}");
+    }
+    for set in ["CapInh", "CapAmb"] {
+        assert!(
+            caps.contains(&format!("{set}:\t0000000000000000")),
+            "{caps}"
+        );
+    }
+    let (code, caps) = session.nsbox(&[
+        "run",
+        "--rm",
+        "--privileged",
+        "busybox",
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        (code, caps.trim()),
+        (0, &*format!("CapEff:\t{}", every_capability()))
+    );
+    let decode = format!("capsh --decode={DOCKERS_CAPABILITIES}");
+    let (code, names) = session.shell(&decode, &decode);
+    assert_eq!(code, 0);
+    assert!(names.contains("cap_chown") && names.contains("cap_setfcap"));
+    assert_transcript("10-hardening", "try-it", &session.transcript);
+}
+
+/// Try it: what root on the host could do, refused to root in the container.
+/// (SysRq's `h` only prints help in the kernel's log, if the write got through.)
+#[rstest]
+fn transcript_refused(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let mut session = Session::new(&nsbox);
+    let before = std::time::SystemTime::now();
+    let (code, out) =
+        session.nsbox(&["run", "--rm", "busybox", "date", "-s", "2000-01-01"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(
+        std::time::SystemTime::now() >= before,
+        "the clock went back"
+    );
+    let (code, out) = session.nsbox(&[
+        "run", "--rm", "busybox", "mount", "-t", "tmpfs", "none", "/mnt",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("permission denied"), "{out}");
+    let (code, out) = session.nsbox(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo h > /proc/sysrq-trigger",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert_transcript("10-hardening", "refused", &session.transcript);
+}
+
+/// seccomp: the filter is on; `unshare -U`, which needs no capability, is
+/// refused by the filter alone, and works without it.
+#[rstest]
+fn transcript_seccomp(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let mut session = Session::new(&nsbox);
+    let (code, out) = session.nsbox(&[
+        "run",
+        "--rm",
+        "busybox",
+        "grep",
+        "Seccomp:",
+        "/proc/self/status",
+    ]);
+    assert_eq!((code, out.trim()), (0, "Seccomp:\t2"));
+    let (code, out) =
+        session.nsbox(&["run", "--rm", "busybox", "unshare", "-U", "true"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    let (code, out) = session.nsbox(&[
+        "run",
+        "--rm",
+        "--security-opt",
+        "seccomp=unconfined",
+        "busybox",
+        "unshare",
+        "-U",
+        "true",
+    ]);
+    assert_eq!((code, out.as_str()), (0, ""));
+    assert_transcript("10-hardening", "seccomp", &session.transcript);
+}
+
+/// Devices: a node made with mknod (CAP_MKNOD is in the default set) for
+/// /dev/mem does not open.
+#[rstest]
+fn transcript_devices(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let mut session = Session::new(&nsbox);
+    let (code, out) = session.nsbox(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "mknod /tmp/mem c 1 1 && head -c 1 /tmp/mem",
+    ]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("/tmp/mem"), "{out}");
+    assert_transcript("10-hardening", "devices", &session.transcript);
+}
