@@ -86,7 +86,8 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
 
 // ANCHOR: rootfs_steps
 /// A root of its own (lesson 08): the overlay, the kernel's filesystems and a few
-/// devices in it, the volumes, and last the swap of roots.
+/// devices in it, the volumes, and last the swap of roots. `nsbox run` adds issue
+/// 17's defences: `nodev`, and the kernel's files masked or read-only.
 fn rootfs_steps(
     rootfs: &RootFs,
     layers: &Layers,
@@ -100,9 +101,10 @@ fn rootfs_steps(
     let mut steps = vec![Step::Mount(Box::new(overlay))];
     for mount in rootfs::kernel_filesystems(root) {
         // /dev too: its nodes are bind mounts, which keep the host /dev's flags.
-        let mount = match rootfs.nodev && mount.fs_type != "devpts" {
-            true => mount.nodev(),
-            false => mount,
+        let mount = if rootfs.nodev && mount.fs_type != "devpts" {
+            mount.nodev()
+        } else {
+            mount
         };
         steps.push(Step::Mount(Box::new(mount)));
     }
