@@ -108,12 +108,13 @@ impl Drop for Nsbox {
 /// is linked with (the busybox image has none).
 fn probe_volumes() -> Vec<String> {
     let mut volumes = vec!["-v".to_string(), format!("{}:/probe:ro", probe())];
-    for dir in [
-        "/usr/lib/x86_64-linux-gnu:/lib/x86_64-linux-gnu",
-        "/usr/lib64:/lib64",
-    ] {
+    // The host's /lib (and /lib64, where the loader is on x86-64), as they are.
+    for dir in ["/lib", "/lib64"]
+        .into_iter()
+        .filter(|d| Path::new(d).exists())
+    {
         volumes.push("-v".to_string());
-        volumes.push(format!("{dir}:ro"));
+        volumes.push(format!("{dir}:{dir}:ro"));
     }
     volumes
 }
