@@ -6,10 +6,9 @@ use super::handshake::{Channel, Failure, Message};
 use super::net::Attachment;
 use super::net::inside;
 use super::rootfs::{self, Layers, RootFs, RootSwitch};
-use super::steps::{ChildError, Step};
-use super::{
-    Container, Namespace, exec, mount, pid, security, signals, terminal, user, uts,
-};
+use super::security::{self, devices, in_root, masks};
+use super::steps::{self, ChildError, Step};
+use super::{Container, Namespace, exec, mount, pid, signals, terminal, user, uts};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
 use std::os::fd::AsRawFd;
@@ -60,6 +59,10 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     if let Some(dir) = &container.workdir {
         steps.push(Step::ChangeDir(dir.clone()));
     }
+    if container.rootfs.is_some() || container.workdir.is_some() {
+        // After the root switch and the cd: where the command will start.
+        steps.push(Step::CheckWorkdir);
+    }
     if let Some((uid, gid)) = container.user {
         steps.push(Step::SetUser { uid, gid });
     }
@@ -86,16 +89,26 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
 
 // ANCHOR: rootfs_steps
 /// A root of its own (lesson 08): the overlay, the kernel's filesystems and a few
-/// devices in it, the volumes, and last the swap of roots.
+/// devices in it, the volumes, and last the swap of roots. `nsbox run` adds issue
+/// 17's defences: `nodev`, and the kernel's files masked or read-only.
 fn rootfs_steps(
     rootfs: &RootFs,
     layers: &Layers,
     cgroup: Option<&dyn Cgroup>,
 ) -> Vec<Step> {
     let root = &layers.root;
-    let overlay = rootfs::overlay(&rootfs.image, layers);
+    let mut overlay = rootfs::overlay(&rootfs.image, layers);
+    if rootfs.nodev {
+        overlay = overlay.nodev();
+    }
     let mut steps = vec![Step::Mount(Box::new(overlay))];
     for mount in rootfs::kernel_filesystems(root) {
+        // /dev too: its nodes are bind mounts, which keep the host /dev's flags.
+        let mount = if rootfs.nodev && mount.fs_type != "devpts" {
+            mount.nodev()
+        } else {
+            mount
+        };
         steps.push(Step::Mount(Box::new(mount)));
     }
     for device in rootfs::DEVICES {
@@ -131,6 +144,17 @@ fn rootfs_steps(
             to: root.join(inside),
             read_only: volume.read_only,
         });
+        if rootfs.nodev {
+            steps.push(Step::ForbidDevices(root.join(inside)));
+        }
+    }
+    if rootfs.mask_system_paths {
+        for path in masks::MASKED {
+            steps.push(Step::MaskPath(root.join(path)));
+        }
+        for path in masks::READ_ONLY {
+            steps.push(Step::ReadOnlyPath(root.join(path)));
+        }
     }
     steps.push(match rootfs.switch {
         RootSwitch::PivotRoot => Step::PivotRoot(root.clone()),
@@ -147,6 +171,8 @@ fn rootfs_steps(
 /// Takes the steps in order. Returns only if one failed (or our init ended): the
 /// exit code. A failed step is reported to the parent by its place in the list.
 pub fn run(steps: &[Step], channel: &Channel, old_mask: &SigSet) -> isize {
+    // Mount targets under the folder that becomes our root are resolved in it.
+    let root = steps::new_root(steps).map(|root| root.as_path());
     for (index, step) in steps.iter().enumerate() {
         let result = match step {
             Step::BecomeInit => {
@@ -158,7 +184,7 @@ pub fn run(steps: &[Step], channel: &Channel, old_mask: &SigSet) -> isize {
                 let _ = signals::restore_mask(old_mask);
                 Err(exec::exec(command))
             }
-            step => take(step, channel),
+            step => take(step, channel, root),
         };
         if let Err(errno) = result {
             let _ = channel.send(&Message::Failed(Failure { step: index, errno }));
@@ -173,8 +199,9 @@ pub fn run(steps: &[Step], channel: &Channel, old_mask: &SigSet) -> isize {
 }
 // ANCHOR_END: run
 
-/// One step that is not the end of the list.
-fn take(step: &Step, channel: &Channel) -> Result<(), Errno> {
+/// One step that is not the end of the list. `root`: the folder that becomes our
+/// root, if we get one.
+fn take(step: &Step, channel: &Channel, root: Option<&Path>) -> Result<(), Errno> {
     match step {
         Step::BecomeRoot => user::become_root(),
         Step::UnshareCgroup => {
@@ -183,18 +210,22 @@ fn take(step: &Step, channel: &Channel) -> Result<(), Errno> {
         Step::SetHostname(name) => uts::set_hostname(name),
         Step::SetPropagation(mode) => mount::set_propagation(*mode),
         Step::MountProc => mount::mount_proc(),
-        Step::Mount(mount) => mount.apply(),
+        Step::Mount(mount) => mount.apply(root),
         Step::Bind {
             from,
             to,
             read_only,
-        } => rootfs::bind(from, to, *read_only),
-        Step::Link { points_to, link } => rootfs::link(points_to, link),
+        } => rootfs::bind(from, to, *read_only, root),
+        Step::Link { points_to, link } => rootfs::link(points_to, link, root),
+        Step::MaskPath(path) => masks::mask(root, path),
+        Step::ReadOnlyPath(path) => masks::read_only(root, path),
+        Step::ForbidDevices(path) => devices::forbid_devices(root, path),
         Step::PivotRoot(root) => rootfs::enter_root(root),
         Step::Chroot(root) => rootfs::change_root(root),
         Step::TryEscape => rootfs::try_escape(),
         Step::OpenTerminal => terminal::open_terminal(channel),
         Step::ChangeDir(dir) => change_dir(dir),
+        Step::CheckWorkdir => in_root::check_workdir(),
         Step::SetUser { uid, gid } => user::set_user(*uid, *gid),
         Step::SetEnv(env) => {
             set_env(env);

@@ -21,6 +21,8 @@
 //! - [`user`]: uid and gid maps;
 //! - [`net`]: a veth pair, a bridge, addresses and routes, NAT (one file each);
 //! - [`cgroup`]: memory, CPU and pids limits, on cgroup v1 and v2;
+//! - [`security`]: what root inside may not do (masked paths, devices, mounts
+//!   that stay inside the root);
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;

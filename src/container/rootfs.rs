@@ -15,11 +15,12 @@
 //! the volumes, and then swaps roots with `pivot_root(2)` and detaches the old one:
 //! after that, no path leads back to the host's files.
 
+use super::security::in_root::{self, Kind};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::unistd::{chdir, chroot, pivot_root};
 use std::fmt;
 use std::io;
-use std::os::unix::fs::{chown, symlink};
+use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
 
 /// What the container's root is made of.
@@ -38,6 +39,13 @@ pub struct RootFs {
     /// Keep the container's layer when it is deleted (`--keep`), in
     /// `<state root>/kept/<id>`.
     pub keep: bool,
+    /// Mask the kernel files a container has no business with, and make others
+    /// read-only (`security::masks`). Off in the lessons; `nsbox run` turns it on.
+    pub mask_system_paths: bool,
+    /// Only the devices bound into `/dev` can be opened: `nodev` on every
+    /// filesystem it can write to (`security::devices`). Off in the lessons;
+    /// `nsbox run` turns it on.
+    pub nodev: bool,
 }
 
 /// Where `--keep` puts a container's layer, under the state root (a name no
@@ -212,6 +220,14 @@ impl Mount {
         self
     }
 
+    /// The same mount, `nodev` too (see `security::devices`).
+    pub fn nodev(mut self) -> Mount {
+        if !self.flags.contains(&NODEV) {
+            self.flags.push(NODEV);
+        }
+        self
+    }
+
     fn data(mut self, data: &str) -> Mount {
         self.data = data.into();
         self
@@ -227,8 +243,10 @@ impl Mount {
     }
 
     /// Runs in the child: makes the mount point if it is missing, then mounts.
-    pub fn apply(&self) -> nix::Result<()> {
-        std::fs::create_dir_all(&self.target).map_err(io_errno)?;
+    /// A target under `root` (the folder that becomes `/`) is resolved inside it
+    /// (see `security::in_root`).
+    pub fn apply(&self, root: Option<&Path>) -> nix::Result<()> {
+        let target = in_root::mount_point(root, &self.target, Kind::Folder)?;
         let flags = self
             .flags
             .iter()
@@ -236,7 +254,7 @@ impl Mount {
         let data = (!self.data.is_empty()).then_some(self.data.as_str());
         mount(
             Some(self.source.as_str()),
-            &self.target,
+            target.path(),
             Some(self.fs_type.as_str()),
             flags,
             data,
@@ -331,43 +349,42 @@ pub fn tmpfs_read_only_again(target: &Path, data: &str) -> Mount {
 
 /// Runs in the child: `mount --bind FROM TO`, made read-only if asked (a bind mount
 /// takes its flags only on a second, "remount", call). Makes `TO` first, a folder
-/// or an empty file like `FROM`.
-pub fn bind(from: &Path, to: &Path, read_only: bool) -> nix::Result<()> {
-    make_mount_point(from, to).map_err(io_errno)?;
+/// or an empty file like `FROM`; a `TO` under `root` is resolved inside it (see
+/// `security::in_root`).
+pub fn bind(
+    from: &Path,
+    to: &Path,
+    read_only: bool,
+    root: Option<&Path>,
+) -> nix::Result<()> {
+    let kind = if from.is_dir() {
+        Kind::Folder
+    } else {
+        Kind::File
+    };
+    let target = in_root::mount_point(root, to, kind)?;
     let none = None::<&str>;
     mount(
         Some(from),
-        to,
+        target.path(),
         none,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         none,
     )?;
     if read_only {
+        // Found again: the path now leads onto the new mount, which the remount
+        // must name (the handle from before names the folder under it).
+        let bound = in_root::mount_point(root, to, kind)?;
         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
-        mount(none, to, none, flags, none)?;
+        mount(none, bound.path(), none, flags, none)?;
     }
     Ok(())
 }
 
-/// A folder for a folder, an empty file for anything else (a device node, a file).
-fn make_mount_point(from: &Path, to: &Path) -> io::Result<()> {
-    if from.is_dir() {
-        return std::fs::create_dir_all(to);
-    }
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(to)
-        .map(drop)
-}
-
-/// Runs in the child: `ln -s POINTS_TO LINK`.
-pub fn link(points_to: &str, link: &Path) -> nix::Result<()> {
-    symlink(points_to, link).map_err(io_errno)
+/// Runs in the child: `ln -s POINTS_TO LINK` (`LINK`'s folder resolved inside
+/// `root`, if under it).
+pub fn link(points_to: &str, link: &Path, root: Option<&Path>) -> nix::Result<()> {
+    in_root::symlink(root, points_to, link)
 }
 
 // ANCHOR: pivot_root

@@ -49,6 +49,14 @@ pub enum Step {
     },
     /// `ln -s POINTS_TO LINK`.
     Link { points_to: String, link: PathBuf },
+    /// Hide a kernel file or folder, if it exists: `/dev/null` bound over a
+    /// file, an empty read-only tmpfs on a folder (`security::masks`).
+    MaskPath(PathBuf),
+    /// `mount --bind PATH PATH; mount -o remount,bind,ro PATH`, if it exists.
+    ReadOnlyPath(PathBuf),
+    /// `nodev` on the mount at `PATH` and every mount under it: device nodes
+    /// there cannot be opened (`security::devices`).
+    ForbidDevices(PathBuf),
     /// `cd NEW_ROOT; pivot_root . .; umount -l .`: `NEW_ROOT` becomes `/`, and the
     /// old root leaves the namespace.
     PivotRoot(PathBuf),
@@ -61,6 +69,9 @@ pub enum Step {
     OpenTerminal,
     /// `mkdir -p DIR; cd DIR`: where the command starts.
     ChangeDir(PathBuf),
+    /// `getcwd()`: check the working folder is inside our root
+    /// (`security::in_root::check_workdir`).
+    CheckWorkdir,
     /// `setgroups([]); setgid(GID); setuid(UID)`: drop to the image's user.
     SetUser { uid: u32, gid: u32 },
     /// `clearenv(); setenv(…)`: the command's environment is the container's, not
@@ -112,6 +123,19 @@ impl Step {
             Step::Link { points_to, link } => {
                 format!("ln -s {points_to} {}", link.display())
             }
+            Step::MaskPath(path) => format!(
+                "mount --bind /dev/null {0} (a file) or mount -t tmpfs -o ro tmpfs \
+                 {0} (a folder), if it exists",
+                path.display()
+            ),
+            Step::ReadOnlyPath(path) => format!(
+                "mount --bind {0} {0}; mount -o remount,bind,ro {0}, if it exists",
+                path.display()
+            ),
+            Step::ForbidDevices(path) => format!(
+                "mount -o remount,bind,nodev {} (and every mount under it)",
+                path.display()
+            ),
             Step::PivotRoot(root) => {
                 format!("cd {}; pivot_root . .; umount -l .", root.display())
             }
@@ -124,6 +148,10 @@ impl Step {
                     .into()
             }
             Step::ChangeDir(dir) => format!("cd {}", dir.display()),
+            Step::CheckWorkdir => {
+                "getcwd() (the working folder must be inside the container's root)"
+                    .into()
+            }
             Step::SetUser { uid, gid } => {
                 format!("setgroups([]); setgid({gid}); setuid({uid})")
             }
@@ -148,6 +176,8 @@ impl Step {
             }
             Step::SetHostname(name) => Some(format!("sethostname(\"{name}\")")),
             Step::DieWithParent => None,
+            // A check that changes nothing: not worth a word in the plan.
+            Step::CheckWorkdir => None,
             Step::SetEnv(env) => Some(format!(
                 "set its environment ({} variables, ours are gone)",
                 env.len()
@@ -176,6 +206,9 @@ impl Step {
             Step::Mount(_)
                 | Step::Bind { .. }
                 | Step::Link { .. }
+                | Step::MaskPath(_)
+                | Step::ReadOnlyPath(_)
+                | Step::ForbidDevices(_)
                 | Step::PivotRoot(_)
                 | Step::Chroot(_)
                 | Step::TryEscape

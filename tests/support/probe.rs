@@ -22,8 +22,15 @@
 //!   mount that file was opened through: `caught: on a read-only mount` or
 //!   `caught: on a writable mount` (nothing is ever written); or `nothing caught`
 //!   after SECONDS
+//! - `open PATH read|write`: open PATH (O_RDONLY or O_WRONLY) and close it without
+//!   reading or writing; print `opened` or the errno's name (`EROFS`, `EACCES`)
+//! - `read-count PATH`: read PATH (64 KiB at most); print how many bytes, or the
+//!   errno's name
+//! - `getcwd`: the working folder as the getcwd(2) system call itself names it
+//!   (`(unreachable)/…` when it is outside our root), or the errno's name
 
 use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
 use nix::mqueue::{MQ_OFlag, MqAttr, mq_open, mq_unlink};
 use nix::sys::stat::Mode;
 use std::ffi::CString;
@@ -45,6 +52,11 @@ fn main() -> ExitCode {
         ["listen", port, count] => listen(port, count),
         ["connect", address, port] => connect(address, port, "10"),
         ["connect", address, port, seconds] => connect(address, port, seconds),
+        // Issue 17, the filesystem's defences (tests/confinement.rs).
+        ["open", path, "read"] => open_only(path, OFlag::O_RDONLY),
+        ["open", path, "write"] => open_only(path, OFlag::O_WRONLY),
+        ["read-count", path] => read_count(path),
+        ["getcwd"] => raw_getcwd(),
         _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | hog MIB | forks N | spin SECONDS | listen PORT [COUNT] | connect ADDRESS PORT [SECONDS]".to_string()),
     };
     match answer {
@@ -269,4 +281,52 @@ fn other_pids() -> Vec<u32> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+// Issue 17, the filesystem's defences (tests/confinement.rs).
+
+/// Opens and closes, nothing read or written: the kernel's permission checks
+/// (mount flags, nodev) happen at open.
+fn open_only(path: &str, flags: OFlag) -> Result<String, String> {
+    match open(path, flags | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(_) => Ok("opened".to_string()),
+        Err(errno) => Ok(format!("{errno:?}")),
+    }
+}
+
+fn read_count(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => {
+            return Ok(format!(
+                "{:?}",
+                Errno::from_raw(e.raw_os_error().unwrap_or(0))
+            ));
+        }
+    };
+    let mut bytes = Vec::new();
+    match file.take(64 * 1024).read_to_end(&mut bytes) {
+        Ok(count) => Ok(count.to_string()),
+        Err(e) => Ok(format!(
+            "{:?}",
+            Errno::from_raw(e.raw_os_error().unwrap_or(0))
+        )),
+    }
+}
+
+/// The getcwd(2) system call itself: the C library's wrapper turns
+/// `(unreachable)/…` into ENOENT, and we want to see the kernel's words.
+fn raw_getcwd() -> Result<String, String> {
+    let mut buffer = vec![0u8; 4096];
+    // SAFETY: the kernel writes at most `buffer.len()` bytes into the buffer.
+    let length = unsafe {
+        nix::libc::syscall(nix::libc::SYS_getcwd, buffer.as_mut_ptr(), buffer.len())
+    };
+    if length < 0 {
+        return Ok(format!("{:?}", Errno::last()));
+    }
+    let text = &buffer[..length as usize];
+    let text = text.strip_suffix(&[0]).unwrap_or(text);
+    Ok(String::from_utf8_lossy(text).into_owned())
 }

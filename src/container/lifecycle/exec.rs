@@ -8,6 +8,7 @@
 use super::state;
 use crate::container::exit::Ending;
 use crate::container::handshake::{self, Message};
+use crate::container::security::in_root;
 use crate::container::state::Status;
 use crate::container::{
     ContainerId, Error, Namespace, child, exec, security, terminal,
@@ -156,6 +157,15 @@ fn join_and_run(
             // Joining the mount namespace took us to its root: `/` inside.
             if let Some(dir) = &settings.workdir {
                 let _ = nix::unistd::chdir(dir.as_path());
+                // `-w /proc/self/fd/N` with a descriptor leaked from outside
+                // would put the command's cwd outside the container's root.
+                if in_root::check_workdir().is_err() {
+                    eprintln!(
+                        "the working folder '{}' is outside the container's root",
+                        dir.display()
+                    );
+                    std::process::exit(125)
+                }
             }
             if let Some(env) = &settings.env {
                 child::set_env(env);

@@ -1,4 +1,4 @@
-//! `nsbox exec [-i] ID COMMAND…`: run another command in a running container.
+//! `nsbox exec [-i] [-w DIR] ID COMMAND…`: run another command in a running container.
 
 use super::common::{fail, fail_with};
 use crate::container::lifecycle::{self, ExecSettings};
@@ -24,6 +24,10 @@ pub struct Args {
     /// Set an environment variable (KEY=VALUE), besides the container's
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+
+    /// The folder the command starts in [default: the container's]
+    #[arg(short = 'w', long, value_name = "DIR")]
+    pub workdir: Option<PathBuf>,
 
     /// The container, by id, name or the start of an id
     #[arg(value_name = "CONTAINER")]
@@ -53,6 +57,7 @@ pub fn main(global: &Global, args: Args) -> ExitCode {
     let workdir = Some(container.note(note::WORKDIR))
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from);
+    let workdir = args.workdir.clone().or(workdir);
     let settings = ExecSettings {
         env: Some(env),
         workdir,

@@ -224,7 +224,7 @@ fn container(
                 .into(),
         );
     }
-    let _security = SecurityOptions::parse(
+    let security = SecurityOptions::parse(
         args.privileged,
         &args.cap_add,
         &args.cap_drop,
@@ -252,7 +252,16 @@ fn container(
             switch: RootSwitch::PivotRoot,
             try_escape: false,
             keep: false,
+            mask_system_paths: false,
+            nodev: false,
         }));
+    // Issue 17, the filesystem's defences (container::security::{masks,
+    // devices}): on unless --privileged, or systempaths=unconfined for the masks.
+    if let Some(rootfs) = container.rootfs.as_mut() {
+        rootfs.mask_system_paths =
+            !(security.privileged || security.unmask_system_paths);
+        rootfs.nodev = !security.privileged;
+    }
     container.env = Some(environment(&image.env, &args.env, &hostname));
     container.workdir = args.workdir.clone().or(image.workdir.clone());
     container.user = user;
