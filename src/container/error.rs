@@ -58,6 +58,17 @@ pub enum Error {
     )]
     PortPublished { port: u16, protocol: &'static str },
 
+    /// The kernel would not make an idmapped mount of an image's folder.
+    #[error(
+        "mounting {folder} idmapped for the container's user namespace: {errno}.\n\
+         Idmapped mounts need Linux 5.12 (5.19 under an overlay) and a filesystem \
+         that supports them (ext4, xfs, btrfs, tmpfs since 6.3; not NFS)."
+    )]
+    IdmapRefused {
+        folder: std::path::PathBuf,
+        errno: Errno,
+    },
+
     /// The hostname is longer than the kernel allows; nothing was created.
     #[error(
         "hostname '{name}' is {length} bytes long; the kernel allows at most \

@@ -18,7 +18,8 @@
 //! - [`uts`]: the hostname;
 //! - [`image`]: the built-in root filesystem, made from the host's busybox;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
-//! - [`user`]: uid and gid maps;
+//! - [`user`]: uid and gid maps; [`id_slices`]: a slice of host ids per
+//!   container (`--userns=auto`), and [`idmap`]: the image seen through it;
 //! - [`net`]: a veth pair, a bridge, addresses and routes, NAT (one file each);
 //! - [`cgroup`]: memory, CPU and pids limits, on cgroup v1 and v2;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
@@ -40,6 +41,8 @@ pub mod exec;
 pub mod exit;
 pub mod handshake;
 pub mod id;
+pub mod id_slices;
+pub mod idmap;
 pub mod image;
 pub mod lifecycle;
 pub mod mount;

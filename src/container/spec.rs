@@ -6,6 +6,7 @@
 //! library checks it with [`Container::validate`] before creating anything.
 
 use super::cgroup::Limits;
+use super::id_slices::IdPool;
 use super::net::NetworkConfig;
 use super::rootfs::RootFs;
 use super::user::IdMaps;
@@ -73,6 +74,10 @@ pub struct Container {
     /// `/run/netns/nsbox-<id>`, so `ip netns exec` can enter it, and it outlives
     /// its processes until `delete`.
     pub bind_netns: bool,
+    /// `--userns=auto`: `create` takes a slice of this pool nobody else holds,
+    /// maps root inside onto it (filling [`Container::id_maps`]), and shows the
+    /// image's files through idmapped mounts (see [`super::idmap`]).
+    pub id_pool: Option<IdPool>,
 }
 
 impl Container {
@@ -97,6 +102,7 @@ impl Container {
             terminal: false,
             annotations: BTreeMap::new(),
             bind_netns: false,
+            id_pool: None,
         }
     }
 
@@ -207,6 +213,14 @@ impl Container {
                 "the working folder '{}' must start with /",
                 workdir.display()
             )));
+        }
+        if self.id_pool.is_some()
+            && (!self.namespaces.contains(&Namespace::User) || self.id_maps.is_some())
+        {
+            return Err(Error::BadInput(
+                "ids from a pool need a new user namespace, and no maps of their own"
+                    .into(),
+            ));
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::InitNeedsPidNamespace);

@@ -47,6 +47,9 @@ pub enum Step {
         to: PathBuf,
         read_only: bool,
     },
+    /// `move_mount(FD, TARGET)`: a detached mount the parent made (an idmapped
+    /// copy of an image's folder) attached at `TARGET`, made first.
+    AttachMount { fd: i32, target: PathBuf },
     /// `ln -s POINTS_TO LINK`.
     Link { points_to: String, link: PathBuf },
     /// `cd NEW_ROOT; pivot_root . .; umount -l .`: `NEW_ROOT` becomes `/`, and the
@@ -105,6 +108,9 @@ impl Step {
             } => {
                 let ro = if *read_only { " (read-only)" } else { "" };
                 format!("mount --bind {} {}{ro}", from.display(), to.display())
+            }
+            Step::AttachMount { fd, target } => {
+                format!("move_mount({fd}, {})", target.display())
             }
             Step::Link { points_to, link } => {
                 format!("ln -s {points_to} {}", link.display())
@@ -169,6 +175,7 @@ impl Step {
             Step::Mount(_)
                 | Step::Bind { .. }
                 | Step::Link { .. }
+                | Step::AttachMount { .. }
                 | Step::PivotRoot(_)
                 | Step::Chroot(_)
                 | Step::TryEscape
