@@ -215,7 +215,8 @@ impl Container {
             )));
         }
         if self.id_pool.is_some()
-            && (!self.namespaces.contains(&Namespace::User) || self.id_maps.is_some())
+            && (!self.namespaces.contains(&Namespace::User)
+                || self.id_maps.is_some())
         {
             return Err(Error::BadInput(
                 "ids from a pool need a new user namespace, and no maps of their own"

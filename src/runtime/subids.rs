@@ -60,7 +60,8 @@ fn ours(text: &str) -> Vec<SubIds> {
     text.lines()
         .filter_map(|line| {
             let mut fields = line.trim().split(':');
-            let (name, start, count) = (fields.next()?, fields.next()?, fields.next()?);
+            let (name, start, count) =
+                (fields.next()?, fields.next()?, fields.next()?);
             if name != USER {
                 return None;
             }
@@ -77,7 +78,8 @@ mod tests {
 
     #[test]
     fn only_our_lines_count() {
-        let text = "alice:100000:65536\nnsbox:1000000:131072\n# nsbox:1:2\nnsbox:x:1\n";
+        let text =
+            "alice:100000:65536\nnsbox:1000000:131072\n# nsbox:1:2\nnsbox:x:1\n";
         assert_eq!(
             ours(text),
             [SubIds {

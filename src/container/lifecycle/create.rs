@@ -350,21 +350,24 @@ fn idmap_image(
     dir: &StateDir,
     narrator: &Narrator,
 ) -> Result<Vec<(OwnedFd, PathBuf)>, Error> {
-    let (Some(_), Some(maps), Some(rootfs)) =
-        (&container.id_pool, &container.id_maps, &mut container.rootfs)
-    else {
+    let (Some(_), Some(maps), Some(rootfs)) = (
+        &container.id_pool,
+        &container.id_maps,
+        &mut container.rootfs,
+    ) else {
         return Ok(Vec::new());
     };
     let userns = idmap::userns_with_maps(maps)?;
     let lower = dir.path().join("rootfs").join("lower");
     let mut idmapped = Vec::new();
     for (n, folder) in rootfs.image.iter().enumerate() {
-        let tree = idmap::idmapped_copy(folder, userns.as_fd()).map_err(|errno| {
-            Error::IdmapRefused {
-                folder: folder.clone(),
-                errno,
-            }
-        })?;
+        let tree =
+            idmap::idmapped_copy(folder, userns.as_fd()).map_err(|errno| {
+                Error::IdmapRefused {
+                    folder: folder.clone(),
+                    errno,
+                }
+            })?;
         narrator.say(format!(
             "open_tree({}) and mount_setattr(MOUNT_ATTR_IDMAP, 0:{}:{}): the \
              image's files, owned by 0… on disk, owned by root inside",

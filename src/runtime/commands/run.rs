@@ -272,9 +272,11 @@ fn remap_root(container: &mut Container, args: &Args) -> Result<(), String> {
     if args.network == "host" {
         // sysfs may be mounted only by the owner of the network namespace, and
         // the host's belongs to the host's user namespace.
-        return Err("--userns=auto needs a network namespace of the container's \
+        return Err(
+            "--userns=auto needs a network namespace of the container's \
                     own: not with --network host"
-            .into());
+                .into(),
+        );
     }
     container.id_pool = Some(subids::pool()?);
     // With the others in one clone(2): the kernel makes the user namespace first,
