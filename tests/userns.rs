@@ -312,6 +312,35 @@ fn root_inside_is_nobody_to_the_hosts_files(_host_exclusive: HostGuard) {
     nsbox.check_gone(&[]);
 }
 
+/// A pool of one slice: a second container is refused while the first holds
+/// it, and leaves nothing.
+#[rstest]
+fn a_full_pool_refuses_the_next_container(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::with_pool("nsbox:1000000:65536\n", "nsbox:3000000:65536\n");
+    let args = [
+        "run",
+        "-d",
+        "--userns=auto",
+        "--network",
+        "none",
+        "sleep",
+        "60",
+    ];
+    let first = nsbox.ok(&args);
+    let second = nsbox.run(&args);
+    assert_eq!(second.code, 125, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("every one of the 1 slices"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(nsbox.ok(&["ps", "-a", "-q"]), first);
+    assert_eq!(nsbox.slices().len(), 1);
+    let pid = nsbox.pid(&first);
+    nsbox.ok(&["rm", "-f", &first]);
+    nsbox.check_gone(&[pid]);
+}
+
 /// No `nsbox` line in the subid files: refused before anything is made, with the
 /// line to add.
 #[rstest]

@@ -109,11 +109,7 @@ pub fn take(root: &Path, pool: &IdPool, id: &ContainerId) -> Result<Slice, Error
         .find(|slice| !held.iter().any(|h| h.slice.uid == slice.uid));
     let Some(&slice) = free else {
         let _ = write(&mut file, &held);
-        return Err(Error::BadInput(format!(
-            "every one of the {} slices of {SLICE} ids in the pool is in use: \
-             remove a container, or give the pool more ids",
-            all.len()
-        )));
+        return Err(Error::NoFreeIds { slices: all.len() });
     };
     held.push(Held {
         slice,
