@@ -433,3 +433,38 @@ fn fetch(port: u16, path: &str) -> String {
         }
     }
 }
+
+/// Images on a filesystem that cannot be idmapped (overlayfs: `mount_setattr`
+/// gives EINVAL): the fallback, a copy with shifted owners in the container's
+/// folder. The overlay is mounted in a mount namespace of the test's own
+/// (`unshare -m`), so the host's mount table never sees it.
+#[rstest]
+fn an_image_that_cannot_be_idmapped_is_copied_shifted(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let overlay = TempDir::new("userns-overlay");
+    for dir in ["l", "u", "w", "m"] {
+        std::fs::create_dir(overlay.path.join(dir)).unwrap();
+    }
+    let o = overlay.path.display();
+    let root = nsbox.root.path.display();
+    let nsbox_at = format!("{} --root {root} --storage {o}/m", bin("nsbox"));
+    let script = format!(
+        "set -e
+         mount -t overlay -o lowerdir={o}/l,upperdir={o}/u,workdir={o}/w overlay {o}/m
+         id=$({nsbox_at} run -d --userns=auto --network none sleep 60)
+         stat -c %u:%g {root}/$id/rootfs/lower/0/bin/busybox
+         {nsbox_at} exec $id sh -c 'stat -c %u:%g /bin/busybox; touch /bin/x; \
+             chown 3:4 /bin/x; stat -c %u:%g /bin/x'
+         {nsbox_at} rm -f $id >/dev/null"
+    );
+    let mut command = Command::new("unshare");
+    command
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .env("NSBOX_SUBUID", nsbox.subids.path.join("subuid"))
+        .env("NSBOX_SUBGID", nsbox.subids.path.join("subgid"));
+    let run = run_command(command, "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // On the host, the copy is the slice's; inside, root's; root may chown.
+    assert_eq!(run.stdout, format!("{UIDS}:{GIDS}\n0:0\n3:4\n"));
+    nsbox.check_gone(&[]);
+}

@@ -67,9 +67,7 @@ pub enum Error {
 
     /// The kernel would not make an idmapped mount of an image's folder.
     #[error(
-        "mounting {folder} idmapped for the container's user namespace: {errno}.\n\
-         Idmapped mounts need Linux 5.12 (5.19 under an overlay) and a filesystem \
-         that supports them (ext4, xfs, btrfs, tmpfs since 6.3; not NFS)."
+        "mounting {folder} idmapped for the container's user namespace: {errno}"
     )]
     IdmapRefused {
         folder: std::path::PathBuf,

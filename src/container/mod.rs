@@ -19,7 +19,8 @@
 //! - [`image`]: the built-in root filesystem, made from the host's busybox;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
 //! - [`user`]: uid and gid maps; [`id_slices`]: a slice of host ids per
-//!   container (`--userns=auto`), and [`idmap`]: the image seen through it;
+//!   container (`--userns=auto`), and [`idmap`]: the image seen through it
+//!   ([`shifted_copy`] where the filesystem cannot);
 //! - [`net`]: a veth pair, a bridge, addresses and routes, NAT (one file each);
 //! - [`cgroup`]: memory, CPU and pids limits, on cgroup v1 and v2;
 //! - [`pid`]: PID 1 and its duties (an optional tiny init);
@@ -55,6 +56,7 @@ pub mod proc_file;
 pub mod programs;
 pub mod rootfs;
 mod run;
+pub mod shifted_copy;
 pub mod signals;
 pub mod spawn;
 pub mod spec;

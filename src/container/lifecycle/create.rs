@@ -12,8 +12,9 @@ use crate::container::signals::{self, SignalInbox};
 use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
 use crate::container::{
     Container, Error, Namespace, Narrator, child, id_slices, idmap, privileges,
-    spawn, user,
+    shifted_copy, spawn, user,
 };
+use nix::errno::Errno;
 use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -345,6 +346,8 @@ fn take_id_slice(
 /// `--userns=auto`: for each of the image's folders, an idmapped copy of its
 /// mount, detached (see [`idmap`]), which the child attaches on
 /// `rootfs/lower/N` in its own mount namespace; the overlay is built on those.
+/// Where the filesystem cannot be idmapped, `rootfs/lower/N` is a copy of the
+/// folder with its owners shifted instead (see [`shifted_copy`]).
 fn idmap_image(
     container: &mut Container,
     dir: &StateDir,
@@ -359,29 +362,50 @@ fn idmap_image(
     };
     let userns = idmap::userns_with_maps(maps)?;
     let lower = dir.path().join("rootfs").join("lower");
+    std::fs::create_dir_all(&lower)
+        .map_err(Error::state(format!("mkdir {}", lower.display())))?;
     let mut idmapped = Vec::new();
+    let mut folders = Vec::new();
     for (n, folder) in rootfs.image.iter().enumerate() {
-        let tree =
-            idmap::idmapped_copy(folder, userns.as_fd()).map_err(|errno| {
-                Error::IdmapRefused {
+        let target = lower.join(n.to_string());
+        match idmap::idmapped_copy(folder, userns.as_fd()) {
+            Ok(tree) => {
+                narrator.say(format!(
+                    "open_tree({}) and mount_setattr(MOUNT_ATTR_IDMAP, 0:{}:{}): \
+                     the image's files, owned by 0… on disk, owned by root inside",
+                    folder.display(),
+                    maps.uids[0].outside,
+                    maps.uids[0].count,
+                ));
+                // Made here: root inside may not write in the container's folder.
+                std::fs::create_dir(&target)
+                    .map_err(Error::state(format!("mkdir {}", target.display())))?;
+                idmapped.push((tree, target.clone()));
+            }
+            // EINVAL: this filesystem cannot be idmapped; ENOSYS: a kernel
+            // before 5.12. Then a copy, shifted.
+            Err(Errno::EINVAL | Errno::ENOSYS) => {
+                shifted_copy::copy_shifted(folder, &target, maps).map_err(
+                    Error::image(format!("copying {} shifted", folder.display())),
+                )?;
+                narrator.say(format!(
+                    "cp -a {} {}, every owner + {}: this filesystem cannot be \
+                     idmapped",
+                    folder.display(),
+                    target.display(),
+                    maps.uids[0].outside,
+                ));
+            }
+            Err(errno) => {
+                return Err(Error::IdmapRefused {
                     folder: folder.clone(),
                     errno,
-                }
-            })?;
-        narrator.say(format!(
-            "open_tree({}) and mount_setattr(MOUNT_ATTR_IDMAP, 0:{}:{}): the \
-             image's files, owned by 0… on disk, owned by root inside",
-            folder.display(),
-            maps.uids[0].outside,
-            maps.uids[0].count,
-        ));
-        // Made here: root inside may not write in the container's folder.
-        let target = lower.join(n.to_string());
-        std::fs::create_dir_all(&target)
-            .map_err(Error::state(format!("mkdir {}", target.display())))?;
-        idmapped.push((tree, target));
+                });
+            }
+        }
+        folders.push(target);
     }
-    rootfs.image = idmapped.iter().map(|(_, target)| target.clone()).collect();
+    rootfs.image = folders;
     Ok(idmapped)
 }
 // ANCHOR_END: idmap_image
