@@ -18,7 +18,8 @@
 //! 3. `move_mount`: attach it at a path (the child does, in its own mount
 //!    namespace).
 //!
-//! overlayfs takes idmapped folders as its lower layers since Linux 5.19.
+//! overlayfs takes idmapped folders as its lower layers since Linux 5.19. A
+//! filesystem that cannot be idmapped gets a copy instead (`shifted_copy`).
 
 use super::user::IdMaps;
 use super::{Error, user};

@@ -47,8 +47,9 @@ pub enum Step {
         to: PathBuf,
         read_only: bool,
     },
-    /// `move_mount(FD, TARGET)`: a detached mount the parent made (an idmapped
-    /// copy of an image's folder) attached at `TARGET`, made first.
+    /// `move_mount(FD, TARGET)`: a detached mount the parent made before the
+    /// clone (an idmapped copy of an image's folder), attached on the folder
+    /// `TARGET`.
     AttachMount { fd: i32, target: PathBuf },
     /// `ln -s POINTS_TO LINK`.
     Link { points_to: String, link: PathBuf },
