@@ -8,17 +8,22 @@ use super::net::inside;
 use super::rootfs::{self, Layers, RootFs, RootSwitch};
 use super::security::{self, devices, in_root, masks};
 use super::steps::{self, ChildError, Step};
-use super::{Container, Namespace, exec, mount, pid, signals, terminal, user, uts};
+use super::{
+    Container, Namespace, exec, idmap, mount, pid, signals, terminal, user, uts,
+};
 use nix::errno::Errno;
 use nix::sys::signal::{SigSet, Signal};
-use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
 
 /// What the parent made before the clone, which the child's steps use.
 pub struct Made<'a> {
     pub network: Option<&'a Attachment>,
     pub layers: Option<&'a Layers>,
     pub cgroup: Option<&'a dyn Cgroup>,
+    /// Detached idmapped mounts of the image's folders (`--userns=auto`): our
+    /// descriptor of each, and where the child attaches it.
+    pub idmapped: &'a [(RawFd, PathBuf)],
 }
 
 // ANCHOR: plan
@@ -47,6 +52,12 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
         steps.push(Step::SetPropagation(container.propagation));
         match (&container.rootfs, made.layers) {
             (Some(rootfs), Some(layers)) => {
+                steps.extend(made.idmapped.iter().map(|(fd, target)| {
+                    Step::AttachMount {
+                        fd: *fd,
+                        target: target.clone(),
+                    }
+                }));
                 steps.extend(rootfs_steps(rootfs, layers, made.cgroup))
             }
             _ if new(Namespace::Pid) => steps.push(Step::MountProc),
@@ -220,6 +231,7 @@ fn take(step: &Step, channel: &Channel, root: Option<&Path>) -> Result<(), Errno
         Step::MaskPath(path) => masks::mask(root, path),
         Step::ReadOnlyPath(path) => masks::read_only(root, path),
         Step::ForbidDevices(path) => devices::forbid_devices(root, path),
+        Step::AttachMount { fd, target } => idmap::attach(*fd, target),
         Step::PivotRoot(root) => rootfs::enter_root(root),
         Step::Chroot(root) => rootfs::change_root(root),
         Step::TryEscape => rootfs::try_escape(),

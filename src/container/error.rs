@@ -58,6 +58,22 @@ pub enum Error {
     )]
     PortPublished { port: u16, protocol: &'static str },
 
+    /// Every slice of the id pool is held by a container.
+    #[error(
+        "every one of the {slices} slices of host ids in the pool is held by a \
+         container: remove one, or give the pool more ids"
+    )]
+    NoFreeIds { slices: usize },
+
+    /// The kernel would not make an idmapped mount of an image's folder.
+    #[error(
+        "mounting {folder} idmapped for the container's user namespace: {errno}"
+    )]
+    IdmapRefused {
+        folder: std::path::PathBuf,
+        errno: Errno,
+    },
+
     /// The hostname is longer than the kernel allows; nothing was created.
     #[error(
         "hostname '{name}' is {length} bytes long; the kernel allows at most \

@@ -18,7 +18,9 @@
 //! - [`uts`]: the hostname;
 //! - [`image`]: the built-in root filesystem, made from the host's busybox;
 //! - [`mount`]: mount propagation and a `/proc` of the container's own;
-//! - [`user`]: uid and gid maps;
+//! - [`user`]: uid and gid maps; [`id_slices`]: a slice of host ids per
+//!   container (`--userns=auto`), and [`idmap`]: the image seen through it
+//!   ([`shifted_copy`] where the filesystem cannot);
 //! - [`net`]: a veth pair, a bridge, addresses and routes, NAT (one file each);
 //! - [`cgroup`]: memory, CPU and pids limits, on cgroup v1 and v2;
 //! - [`security`]: what root inside may not do (masked paths, devices, mounts
@@ -42,6 +44,8 @@ pub mod exec;
 pub mod exit;
 pub mod handshake;
 pub mod id;
+pub mod id_slices;
+pub mod idmap;
 pub mod image;
 pub mod lifecycle;
 pub mod mount;
@@ -55,6 +59,7 @@ pub mod programs;
 pub mod rootfs;
 mod run;
 pub mod security;
+pub mod shifted_copy;
 pub mod signals;
 pub mod spawn;
 pub mod spec;

@@ -6,6 +6,7 @@
 //! library checks it with [`Container::validate`] before creating anything.
 
 use super::cgroup::Limits;
+use super::id_slices::IdPool;
 use super::net::NetworkConfig;
 use super::rootfs::RootFs;
 use super::user::IdMaps;
@@ -76,6 +77,10 @@ pub struct Container {
     /// Close every descriptor above 2 when the command starts, so no file the
     /// runtime inherited reaches it (chapter 10). The lessons leave it off.
     pub close_host_files: bool,
+    /// `--userns=auto`: `create` takes a slice of this pool nobody else holds,
+    /// maps root inside onto it (filling [`Container::id_maps`]), and shows the
+    /// image's files through idmapped mounts (see [`super::idmap`]).
+    pub id_pool: Option<IdPool>,
 }
 
 impl Container {
@@ -101,6 +106,7 @@ impl Container {
             annotations: BTreeMap::new(),
             bind_netns: false,
             close_host_files: false,
+            id_pool: None,
         }
     }
 
@@ -211,6 +217,15 @@ impl Container {
                 "the working folder '{}' must start with /",
                 workdir.display()
             )));
+        }
+        if self.id_pool.is_some()
+            && (!self.namespaces.contains(&Namespace::User)
+                || self.id_maps.is_some())
+        {
+            return Err(Error::BadInput(
+                "ids from a pool need a new user namespace, and no maps of their own"
+                    .into(),
+            ));
         }
         if self.init && !self.namespaces.contains(&Namespace::Pid) {
             return Err(Error::InitNeedsPidNamespace);

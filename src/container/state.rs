@@ -78,6 +78,10 @@ pub struct Cleanup {
     /// The bind mount that keeps the network namespace (`/run/netns/nsbox-<id>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns_mount: Option<PathBuf>,
+    /// `--userns=auto`: the first host uid of the slice of ids it holds (see
+    /// `id_slices`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_slice: Option<u32>,
 }
 
 /// The container's network: its lease, its veth and its NAT rules.

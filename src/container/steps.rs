@@ -47,6 +47,10 @@ pub enum Step {
         to: PathBuf,
         read_only: bool,
     },
+    /// `move_mount(FD, TARGET)`: a detached mount the parent made before the
+    /// clone (an idmapped copy of an image's folder), attached on the folder
+    /// `TARGET`.
+    AttachMount { fd: i32, target: PathBuf },
     /// `ln -s POINTS_TO LINK`.
     Link { points_to: String, link: PathBuf },
     /// Hide a kernel file or folder, if it exists: `/dev/null` bound over a
@@ -119,6 +123,9 @@ impl Step {
             } => {
                 let ro = if *read_only { " (read-only)" } else { "" };
                 format!("mount --bind {} {}{ro}", from.display(), to.display())
+            }
+            Step::AttachMount { fd, target } => {
+                format!("move_mount({fd}, {})", target.display())
             }
             Step::Link { points_to, link } => {
                 format!("ln -s {points_to} {}", link.display())
@@ -209,6 +216,7 @@ impl Step {
                 | Step::MaskPath(_)
                 | Step::ReadOnlyPath(_)
                 | Step::ForbidDevices(_)
+                | Step::AttachMount { .. }
                 | Step::PivotRoot(_)
                 | Step::Chroot(_)
                 | Step::TryEscape

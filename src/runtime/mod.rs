@@ -6,6 +6,7 @@
 //! - [`monitor`]: the container's parent for its whole life (conmon's job),
 //!   [`log`], what it keeps of the command's output, and [`tty`], our terminal
 //!   and the container's with `-t`;
+//! - [`subids`]: the host ids `--userns=auto` hands out;
 //! - [`images`]: the image store, and `pull` from a registry (the OCI
 //!   distribution API).
 //!
@@ -18,6 +19,7 @@ pub mod images;
 pub mod log;
 pub mod monitor;
 pub mod security;
+pub mod subids;
 pub mod tty;
 
 use std::path::PathBuf;

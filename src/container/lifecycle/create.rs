@@ -11,11 +11,14 @@ use crate::container::rootfs::{self, Layers};
 use crate::container::signals::{self, SignalInbox};
 use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
 use crate::container::{
-    Container, Error, Namespace, Narrator, child, privileges, spawn, user,
+    Container, Error, Namespace, Narrator, child, id_slices, idmap, privileges,
+    shifted_copy, spawn, user,
 };
+use nix::errno::Errno;
 use nix::sys::signal::SigSet;
 use nix::unistd::Pid;
-use std::path::Path;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 // ANCHOR: create
 /// Checks the container, claims its id under `root`, makes its cgroup, leases its
@@ -67,13 +70,14 @@ fn record_id(record: &State) -> crate::container::ContainerId {
 /// `delete` from the record finds whatever exists at any moment. Until the first
 /// thing exists, the folder alone holds the id: there is nothing to write down.
 fn make(
-    container: Container,
+    mut container: Container,
     dir: StateDir,
     record: &mut State,
     old_mask: SigSet,
     narrator: &Narrator,
 ) -> Result<Created, Error> {
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
+    take_id_slice(&mut container, &dir, record, narrator)?;
     let cgroup = make_cgroup(&container, &dir, record, narrator)?;
     let network = lease_address(&container, narrator)?;
     if let (Some(config), Some(attachment)) = (&container.network, &network) {
@@ -95,6 +99,12 @@ fn make(
         record.cleanup.keep_layer = Some(kept);
         dir.write(record)?;
     }
+    // Open until the clone has copied them to the child (then dropped here).
+    let idmapped = idmap_image(&mut container, &dir, narrator)?;
+    let idmapped_fds: Vec<_> = idmapped
+        .iter()
+        .map(|(tree, target)| (tree.as_raw_fd(), target.clone()))
+        .collect();
     let resources = Resources {
         network,
         cgroup,
@@ -109,6 +119,7 @@ fn make(
         network: resources.network.as_ref(),
         layers: resources.layers.as_ref(),
         cgroup: resources.cgroup.as_deref(),
+        idmapped: &idmapped_fds,
     };
     let steps = child::plan(&container, &made);
     let child = spawn::spawn(&container, &steps, &old_mask)?;
@@ -117,6 +128,7 @@ fn make(
     // exits, see `spawn::child_main`).
     record.pid = child.pid.as_raw();
     record.cleanup.start_time = state::start_time_of(record.pid).unwrap_or(0);
+    drop(idmapped);
     // The child is waiting for Go: this is when the parent looks at it (and, in
     // later lessons, writes its uid maps, moves a veth into it, puts it in a
     // cgroup).
@@ -303,3 +315,97 @@ fn write_id_maps(
     }
     Ok(())
 }
+
+// ANCHOR: take_id_slice
+/// `--userns=auto`: a slice of the pool's ids nobody else holds, written down
+/// before anything is made with it; root inside is its first id.
+fn take_id_slice(
+    container: &mut Container,
+    dir: &StateDir,
+    record: &mut State,
+    narrator: &Narrator,
+) -> Result<(), Error> {
+    let Some(pool) = &container.id_pool else {
+        return Ok(());
+    };
+    let slice = id_slices::take(dir.root(), pool, &container.id)?;
+    record.cleanup.id_slice = Some(slice.uid);
+    dir.write(record)?;
+    narrator.say(format!(
+        "took host uids {}… and gids {}… ({} each) for this container alone",
+        slice.uid,
+        slice.gid,
+        id_slices::SLICE
+    ));
+    container.id_maps = Some(slice.maps());
+    Ok(())
+}
+// ANCHOR_END: take_id_slice
+
+// ANCHOR: idmap_image
+/// `--userns=auto`: for each of the image's folders, an idmapped copy of its
+/// mount, detached (see [`idmap`]), which the child attaches on
+/// `rootfs/lower/N` in its own mount namespace; the overlay is built on those.
+/// Where the filesystem cannot be idmapped, `rootfs/lower/N` is a copy of the
+/// folder with its owners shifted instead (see [`shifted_copy`]).
+fn idmap_image(
+    container: &mut Container,
+    dir: &StateDir,
+    narrator: &Narrator,
+) -> Result<Vec<(OwnedFd, PathBuf)>, Error> {
+    let (Some(_), Some(maps), Some(rootfs)) = (
+        &container.id_pool,
+        &container.id_maps,
+        &mut container.rootfs,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let userns = idmap::userns_with_maps(maps)?;
+    let lower = dir.path().join("rootfs").join("lower");
+    std::fs::create_dir_all(&lower)
+        .map_err(Error::state(format!("mkdir {}", lower.display())))?;
+    let mut idmapped = Vec::new();
+    let mut folders = Vec::new();
+    for (n, folder) in rootfs.image.iter().enumerate() {
+        let target = lower.join(n.to_string());
+        match idmap::idmapped_copy(folder, userns.as_fd()) {
+            Ok(tree) => {
+                narrator.say(format!(
+                    "open_tree({}) and mount_setattr(MOUNT_ATTR_IDMAP, 0:{}:{}): \
+                     the image's files, owned by 0… on disk, owned by root inside",
+                    folder.display(),
+                    maps.uids[0].outside,
+                    maps.uids[0].count,
+                ));
+                // Made here: root inside may not write in the container's folder.
+                std::fs::create_dir(&target)
+                    .map_err(Error::state(format!("mkdir {}", target.display())))?;
+                idmapped.push((tree, target.clone()));
+            }
+            // EINVAL: this filesystem cannot be idmapped; ENOSYS: a kernel
+            // before 5.12. Then a copy, shifted.
+            Err(Errno::EINVAL | Errno::ENOSYS) => {
+                shifted_copy::copy_shifted(folder, &target, maps).map_err(
+                    Error::image(format!("copying {} shifted", folder.display())),
+                )?;
+                narrator.say(format!(
+                    "cp -a {} {}, every owner + {}: this filesystem cannot be \
+                     idmapped",
+                    folder.display(),
+                    target.display(),
+                    maps.uids[0].outside,
+                ));
+            }
+            Err(errno) => {
+                return Err(Error::IdmapRefused {
+                    folder: folder.clone(),
+                    errno,
+                });
+            }
+        }
+        folders.push(target);
+    }
+    rootfs.image = folders;
+    Ok(idmapped)
+}
+// ANCHOR_END: idmap_image

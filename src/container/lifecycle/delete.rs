@@ -5,7 +5,7 @@ use crate::container::cgroup;
 use crate::container::net::{self, Attachment, NetworkConfig};
 use crate::container::rootfs::Layers;
 use crate::container::state::{NetworkRecord, State, StateDir};
-use crate::container::{ContainerId, Error, Narrator};
+use crate::container::{ContainerId, Error, Narrator, id_slices};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::path::Path;
@@ -32,6 +32,9 @@ pub fn delete(
     if let Some(kept) = &record.cleanup.keep_layer {
         keep_layer(&dir, kept, narrator)?;
     }
+    // By id, recorded or not: a starter killed between taking a slice and
+    // writing it down leaves a line only this finds.
+    id_slices::give_back(dir.root(), id)?;
     dir.remove()
 }
 // ANCHOR_END: delete

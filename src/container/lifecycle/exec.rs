@@ -146,6 +146,13 @@ fn join_and_run(
         return 125;
     }
     // ANCHOR_END: exercise
+    // Surprise: joining a user namespace keeps our ids, the host's root's, which
+    // its map may not map (`--userns=auto`): we would be `nobody` inside. Become
+    // its root, as the container's first process did (a map without a root
+    // refuses, and we stay as we were).
+    if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        let _ = crate::container::user::become_root();
+    }
     // Surprise: joining a PID namespace changes the namespace of our *children*
     // only (we keep our pid). So the command must be a child of ours.
     // SAFETY: as above; this process has one thread.

@@ -10,8 +10,8 @@ use crate::container::{Container, ContainerId, Error, Namespace};
 use crate::lesson;
 use crate::runtime::containers::{self, note};
 use crate::runtime::monitor::{self, Settings};
-use crate::runtime::security::SecurityOptions;
-use crate::runtime::{Global, choose};
+use crate::runtime::security::{SecurityOptions, UsernsChoice};
+use crate::runtime::{Global, choose, subids};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -268,9 +268,34 @@ fn container(
     container.bind_netns = namespaces.contains(&Namespace::Net);
     container.close_host_files = true;
     container.annotations = notes(args, image, &container);
+    if security.userns == UsernsChoice::Auto {
+        remap_root(&mut container, args)?;
+    }
     Ok(container)
 }
 // ANCHOR_END: container
+
+// ANCHOR: remap_root
+/// `--userns=auto`: a user namespace too, whose root is a slice of nsbox's
+/// `/etc/subuid` range (the library takes one nobody else holds at create).
+fn remap_root(container: &mut Container, args: &Args) -> Result<(), String> {
+    if args.network == "host" {
+        // sysfs may be mounted only by the owner of the network namespace, and
+        // the host's belongs to the host's user namespace.
+        return Err(
+            "--userns=auto needs a network namespace of the container's \
+                    own: not with --network host"
+                .into(),
+        );
+    }
+    container.id_pool = Some(subids::pool()?);
+    // With the others in one clone(2): the kernel makes the user namespace first,
+    // and the others belong to it (root inside may then mount sysfs for its own
+    // network namespace, and a proc for its own PID namespace).
+    container.namespaces.push(Namespace::User);
+    Ok(())
+}
+// ANCHOR_END: remap_root
 
 /// eth0 on the default bridge, NAT to the outside, published ports reachable on
 /// 127.0.0.1 too; the bridge goes when its last container does.
