@@ -6,6 +6,7 @@ use super::handshake::{Channel, Failure, Message};
 use super::net::Attachment;
 use super::net::inside;
 use super::rootfs::{self, Layers, RootFs, RootSwitch};
+use super::security::{self, Security};
 use super::steps::{ChildError, Step};
 use super::{Container, Namespace, exec, mount, pid, signals, terminal, user, uts};
 use nix::errno::Errno;
@@ -58,6 +59,8 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     if let Some(dir) = &container.workdir {
         steps.push(Step::ChangeDir(dir.clone()));
     }
+    let (defences_first, defences_last) = defences(&container.security);
+    steps.extend(defences_first);
     if let Some((uid, gid)) = container.user {
         steps.push(Step::SetUser { uid, gid });
     }
@@ -71,6 +74,7 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     if let Some(stdio) = container.stdio {
         steps.push(Step::ConnectStdio(stdio));
     }
+    steps.extend(defences_last);
     if container.init {
         steps.push(Step::BecomeInit);
     }
@@ -78,6 +82,59 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     steps
 }
 // ANCHOR_END: plan
+
+// ANCHOR: defences
+/// The defences' steps (issue 17): those to take before the user changes, and
+/// those to take last before the command.
+///
+/// The order is forced on us by the kernel:
+/// - Capabilities before `SetUser`: changing to a uid other than 0 empties the
+///   permitted and effective sets (as docker shows `CapEff: 0` for `-u 1000`),
+///   and dropping from the bounding set needs `CAP_SETPCAP`, which only root
+///   still has.
+/// - The seccomp filter as late as possible, so it filters only the command, not
+///   our own set-up. But the kernel takes a filter only from a process with
+///   no_new_privs set or with `CAP_SYS_ADMIN`, which the capability step has just
+///   dropped. So: with no_new_privs, the filter comes last, after it; without,
+///   it comes *before* the capabilities go, while we still have `CAP_SYS_ADMIN`
+///   (runc does the same). The steps after it then run under the filter: the
+///   profile must allow what they call (docker's does: capset, prctl,
+///   setresuid, dup2, execve…).
+pub fn defences(security: &Security) -> (Vec<Step>, Vec<Step>) {
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    let filter = security.seccomp.clone().map(Step::InstallSeccomp);
+    if !security.no_new_privileges {
+        first.extend(filter.clone());
+    }
+    if let Some(keep) = security.capabilities {
+        first.push(Step::LimitCapabilities(keep));
+    }
+    if security.no_new_privileges {
+        first.push(Step::NoNewPrivileges);
+        last.extend(filter);
+    }
+    (first, last)
+}
+// ANCHOR_END: defences
+
+/// Takes the defences' steps in a process that has no plan (`exec`'s): the
+/// failed step, if one fails.
+pub fn raise_defences(security: &Security) -> Result<(), ChildError> {
+    let (first, last) = defences(security);
+    for step in first.into_iter().chain(last) {
+        take_defence(&step).map_err(|errno| ChildError { step, errno })?;
+    }
+    Ok(())
+}
+
+fn take_defence(step: &Step) -> Result<(), Errno> {
+    match step {
+        Step::LimitCapabilities(keep) => security::capabilities::limit_to(*keep),
+        Step::NoNewPrivileges => security::set_no_new_privileges(),
+        Step::InstallSeccomp(filter) => security::seccomp::install(filter),
+        _ => Ok(()),
+    }
+}
 
 // ANCHOR: rootfs_steps
 /// A root of its own (lesson 08): the overlay, the kernel's filesystems and a few
@@ -197,6 +254,9 @@ fn take(step: &Step, channel: &Channel) -> Result<(), Errno> {
         }
         Step::ConnectStdio(fds) => connect_stdio(*fds),
         Step::DieWithParent => die_with_parent(channel),
+        Step::LimitCapabilities(_)
+        | Step::NoNewPrivileges
+        | Step::InstallSeccomp(_) => take_defence(step),
         network => inside::configure(network).map_err(|error| {
             Errno::from_raw(error.raw_os_error().unwrap_or(nix::libc::EIO))
         }),

@@ -8,6 +8,7 @@
 use super::cgroup::Limits;
 use super::net::NetworkConfig;
 use super::rootfs::RootFs;
+use super::security::Security;
 use super::user::IdMaps;
 use super::{ContainerId, Error, Namespace, Propagation, uts};
 use nix::sched::CloneFlags;
@@ -73,6 +74,9 @@ pub struct Container {
     /// `/run/netns/nsbox-<id>`, so `ip netns exec` can enter it, and it outlives
     /// its processes until `delete`.
     pub bind_netns: bool,
+    /// The process-level defences (capabilities, no_new_privs, seccomp); the
+    /// default is none, as in the lessons (see [`super::security`]).
+    pub security: Security,
 }
 
 impl Container {
@@ -97,6 +101,7 @@ impl Container {
             terminal: false,
             annotations: BTreeMap::new(),
             bind_netns: false,
+            security: Security::default(),
         }
     }
 

@@ -33,6 +33,7 @@ pub fn create(
     let dir = StateDir::claim(root, &container.id)?;
     let mut record = State::new(&container.id);
     record.annotations = container.annotations.clone();
+    record.security = container.security.clone();
     // The signals we pass on stay blocked in this thread from now on (the child
     // unblocks them before `exec`): one that comes after `wait` returned must not
     // kill us during `delete`.

@@ -224,7 +224,7 @@ fn container(
                 .into(),
         );
     }
-    let _security = SecurityOptions::parse(
+    let security = SecurityOptions::parse(
         args.privileged,
         &args.cap_add,
         &args.cap_drop,
@@ -257,6 +257,7 @@ fn container(
     container.workdir = args.workdir.clone().or(image.workdir.clone());
     container.user = user;
     container.bind_netns = namespaces.contains(&Namespace::Net);
+    container.security = security.defences()?;
     container.annotations = notes(args, image, &container);
     Ok(container)
 }
