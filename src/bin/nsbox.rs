@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a command in a new container
-    Run(commands::run::Args),
+    Run(Box<commands::run::Args>),
     /// List the containers
     Ps(commands::ps::Args),
     /// Show everything nsbox knows of containers, as JSON
@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         }
     };
     match command {
-        Command::Run(args) => commands::run::main(&global, args),
+        Command::Run(args) => commands::run::main(&global, *args),
         Command::Ps(args) => commands::ps::main(&global, args),
         Command::Inspect(args) => commands::inspect::main(&global, args),
         Command::Logs(args) => commands::logs::main(&global, args),

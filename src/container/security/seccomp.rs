@@ -378,7 +378,7 @@ impl TryFrom<Vec<String>> for Filter {
             })
         };
         let program = |text: &String| -> Option<BpfProgram> {
-            if text.len() % 16 != 0 || !text.is_ascii() {
+            if !text.len().is_multiple_of(16) || !text.is_ascii() {
                 return None;
             }
             (0..text.len())
