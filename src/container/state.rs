@@ -13,7 +13,7 @@
 //! containers are then gone too) also holds the network's shared files, in
 //! `<root>/net/`.
 
-use super::security::Security;
+use super::security::Recorded;
 use super::{ContainerId, Error, proc_file};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -62,8 +62,8 @@ pub struct State {
     pub cleanup: Cleanup,
     /// The defences the container's processes have, so `exec` gives its command
     /// the same (nsbox's own).
-    #[serde(default, skip_serializing_if = "Security::is_off")]
-    pub security: Security,
+    #[serde(default, skip_serializing_if = "Recorded::is_off")]
+    pub security: Recorded,
 }
 
 /// What exists on the host because of the container.
@@ -115,7 +115,7 @@ impl State {
             bundle: String::new(),
             annotations: BTreeMap::new(),
             cleanup: Cleanup::default(),
-            security: Security::default(),
+            security: Recorded::default(),
         }
     }
 

@@ -8,6 +8,7 @@ use crate::container::describe::{
 };
 use crate::container::net::{self, Attachment};
 use crate::container::rootfs::{self, Layers};
+use crate::container::security::Recorded;
 use crate::container::signals::{self, SignalInbox};
 use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
 use crate::container::{
@@ -33,7 +34,6 @@ pub fn create(
     let dir = StateDir::claim(root, &container.id)?;
     let mut record = State::new(&container.id);
     record.annotations = container.annotations.clone();
-    record.security = container.security.clone();
     // The signals we pass on stay blocked in this thread from now on (the child
     // unblocks them before `exec`): one that comes after `wait` returned must not
     // kill us during `delete`.
@@ -75,6 +75,8 @@ fn make(
     narrator: &Narrator,
 ) -> Result<Created, Error> {
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
+    record.security = Recorded::save(&container.security, dir.path())
+        .map_err(Error::state("writing the seccomp filter"))?;
     let cgroup = make_cgroup(&container, &dir, record, narrator)?;
     let network = lease_address(&container, narrator)?;
     if let (Some(config), Some(attachment)) = (&container.network, &network) {

@@ -82,6 +82,10 @@ pub fn exec_start(
     if state.status != Status::Running {
         return Err(Error::NotRunning { id: id.to_string() });
     }
+    let dir = root.join(id.as_str());
+    let security = (state.security)
+        .load(&dir)
+        .map_err(Error::state("reading the container's seccomp filter"))?;
     let pidfd = pidfd_open(state.pid).map_err(Error::sys("pidfd_open"))?;
     let flags = namespaces_to_join(state.pid);
     let (ours, theirs) = handshake::channel().map_err(Error::sys("socketpair"))?;
@@ -92,7 +96,7 @@ pub fn exec_start(
             drop(ours);
             let joining = Joining {
                 cgroup: &state.cleanup.cgroup,
-                security: &state.security,
+                security: &security,
             };
             let code =
                 join_and_run(&pidfd, flags, &joining, command, settings, &theirs);

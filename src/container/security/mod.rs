@@ -15,23 +15,18 @@ pub mod seccomp;
 
 pub use capabilities::CapSet;
 pub use seccomp::{Filter, Profile};
+use std::path::Path;
 
 /// The defences a container's processes get (the default: none).
-#[derive(
-    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Security {
     /// Keep only these capabilities, in all five sets (`None`: keep whatever we
     /// have; root has all of them).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<CapSet>,
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: setuid and file capabilities no longer
     /// raise anything at `exec`.
-    #[serde(default)]
     pub no_new_privileges: bool,
     /// Install this seccomp filter (`None`: no filter).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<Filter>,
 }
 
@@ -39,6 +34,73 @@ impl Security {
     /// Nothing asked for: the lessons' containers.
     pub fn is_off(&self) -> bool {
         *self == Security::default()
+    }
+}
+
+/// The file in the container's state folder that keeps its seccomp filter, for
+/// `exec`: each program as hex, 16 digits an instruction (code, jt, jf, k).
+///
+/// Why a file of its own and not the record: some 1500 instructions are 25 kB of
+/// text, which every nsbox command would read (and `inspect` show) along with
+/// the record; only `exec` needs them.
+pub const FILTER_FILE: &str = "seccomp.json";
+
+/// The defences as the state record keeps them, for `exec`.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capabilities: Option<CapSet>,
+    #[serde(default)]
+    pub no_new_privileges: bool,
+    /// The filter is in [`FILTER_FILE`] (how many instructions, 0: no filter).
+    #[serde(default)]
+    pub seccomp_instructions: usize,
+}
+
+impl Recorded {
+    /// What to record of these defences; the filter goes to [`FILTER_FILE`] in
+    /// `dir`.
+    pub fn save(security: &Security, dir: &Path) -> std::io::Result<Recorded> {
+        if let Some(filter) = &security.seccomp {
+            let programs = Vec::<String>::from(filter.clone());
+            std::fs::write(
+                dir.join(FILTER_FILE),
+                serde_json::to_string(&programs)?,
+            )?;
+        }
+        Ok(Recorded {
+            capabilities: security.capabilities,
+            no_new_privileges: security.no_new_privileges,
+            seccomp_instructions: security
+                .seccomp
+                .as_ref()
+                .map_or(0, Filter::instructions),
+        })
+    }
+
+    /// The defences again, the filter read from `dir`.
+    pub fn load(&self, dir: &Path) -> std::io::Result<Security> {
+        let seccomp = match self.seccomp_instructions {
+            0 => None,
+            _ => {
+                let text = std::fs::read_to_string(dir.join(FILTER_FILE))?;
+                let programs: Vec<String> = serde_json::from_str(&text)?;
+                Some(Filter::try_from(programs).map_err(std::io::Error::other)?)
+            }
+        };
+        Ok(Security {
+            capabilities: self.capabilities,
+            no_new_privileges: self.no_new_privileges,
+            seccomp,
+        })
+    }
+
+    /// Nothing recorded: the lessons' containers.
+    pub fn is_off(&self) -> bool {
+        *self == Recorded::default()
     }
 }
 
