@@ -233,6 +233,16 @@ fn our_bounding_set() -> u64 {
     1 << 10, 1 << 10, 1 << 10, "0", "2"
 )]
 #[case::user_1000(&["-u", "1000"], 0, 0, DOCKER_DEFAULT, "0", "2")]
+#[case::drop_all_user_1000(&["--cap-drop", "ALL", "-u", "1000"], 0, 0, 0, "0", "2")]
+// SetUser needs CAP_SETUID: it stays until then, and the exec takes it away.
+#[case::root_without_setuid(
+    &["-u", "0", "--cap-drop", "SETUID"],
+    DOCKER_DEFAULT & !(1 << 7),
+    DOCKER_DEFAULT & !(1 << 7),
+    DOCKER_DEFAULT & !(1 << 7),
+    "0",
+    "2"
+)]
 #[case::no_new_privileges(
     &["--security-opt", "no-new-privileges"],
     DOCKER_DEFAULT, DOCKER_DEFAULT, DOCKER_DEFAULT, "1", "2"

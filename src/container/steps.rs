@@ -64,9 +64,15 @@ pub enum Step {
     ChangeDir(PathBuf),
     /// `setgroups([]); setgid(GID); setuid(UID)`: drop to the image's user.
     SetUser { uid: u32, gid: u32 },
-    /// Keep only these capabilities: the bounding set shrunk to them, permitted
-    /// and effective set to them, inheritable and ambient emptied.
-    LimitCapabilities(CapSet),
+    /// Keep only these capabilities: the bounding set shrunk to `keep`,
+    /// permitted and effective set to it, inheritable and ambient emptied. Plus,
+    /// in permitted and effective only, `until_set_user`: what a later `SetUser`
+    /// needs (`CAP_SETUID`, `CAP_SETGID`), which the uid change or the `exec`
+    /// then takes away.
+    LimitCapabilities {
+        keep: CapSet,
+        until_set_user: CapSet,
+    },
     /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no `exec` raises privileges any more.
     NoNewPrivileges,
     /// `seccomp(SECCOMP_SET_MODE_FILTER, …)`: filter every later system call.
@@ -132,11 +138,14 @@ impl Step {
             Step::SetUser { uid, gid } => {
                 format!("setgroups([]); setgid({gid}); setuid({uid})")
             }
-            Step::LimitCapabilities(keep) => format!(
-                "prctl(PR_CAPBSET_DROP) x {}; capset({:#x}); \
-                 prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+            Step::LimitCapabilities {
+                keep,
+                until_set_user,
+            } => format!(
+                "prctl(PR_CAPBSET_DROP) x {}; prctl(PR_CAP_AMBIENT_CLEAR_ALL); \
+                 capset({:#x})",
                 CapSet::all().without(*keep).names().len(),
-                keep.0
+                keep.with(*until_set_user).0
             ),
             Step::NoNewPrivileges => "prctl(PR_SET_NO_NEW_PRIVS, 1)".into(),
             Step::InstallSeccomp(filter) => format!(
@@ -176,7 +185,7 @@ impl Step {
             Step::ConnectStdio(_) => {
                 Some("put the runtime's pipes on its stdin, stdout, stderr".into())
             }
-            Step::LimitCapabilities(keep) => Some(format!(
+            Step::LimitCapabilities { keep, .. } => Some(format!(
                 "keep only {} capabilities ({:#x}: {}), in all five sets",
                 keep.names().len(),
                 keep.0,

@@ -163,20 +163,28 @@ pub fn number(name: &str) -> Result<u32, UnknownCapability> {
         .ok_or_else(|| UnknownCapability(name.to_string()))
 }
 
+/// What changing to the container's user needs: `setgroups` and `setresgid`
+/// need `CAP_SETGID`, `setresuid` `CAP_SETUID`.
+pub fn needed_to_set_user() -> CapSet {
+    CapSet::from_names(["SETUID", "SETGID"]).expect("in the table")
+}
+
 // ANCHOR: limit_to
 /// Leaves this process `keep` and nothing more: the bounding set shrunk to it,
-/// permitted and effective set to it, inheritable and ambient emptied.
+/// permitted and effective set to it (and `for_now`, until the user changes),
+/// inheritable and ambient emptied.
 ///
 /// The order matters: dropping from the bounding set needs `CAP_SETPCAP` in our
 /// effective set, so the bounding set goes first, and `capset` last (it may take
 /// `CAP_SETPCAP` away).
-pub fn limit_to(keep: CapSet) -> Result<(), Errno> {
+pub fn limit_to(keep: CapSet, for_now: CapSet) -> Result<(), Errno> {
     drop_from_bounding_set(keep)?;
     clear_ambient()?;
     // Inheritable stays empty, as docker's since 2022 (CVE-2022-24769): a program
     // with inheritable file capabilities would otherwise get them back after an
     // exec, even as an ordinary user.
-    set_capabilities(keep, keep, CapSet(0))
+    let now = keep.with(for_now);
+    set_capabilities(now, now, CapSet(0))
 }
 // ANCHOR_END: limit_to
 
