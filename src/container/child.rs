@@ -6,7 +6,7 @@ use super::handshake::{Channel, Failure, Message};
 use super::net::Attachment;
 use super::net::inside;
 use super::rootfs::{self, Layers, RootFs, RootSwitch};
-use super::security::{self, devices, in_root, masks};
+use super::security::{self, CapSet, Security, devices, in_root, masks};
 use super::steps::{self, ChildError, Step};
 use super::{
     Container, Namespace, exec, idmap, mount, pid, signals, terminal, user, uts,
@@ -74,6 +74,10 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
         // After the root switch and the cd: where the command will start.
         steps.push(Step::CheckWorkdir);
     }
+    let changes_user = container.user.is_some();
+    let (defences_first, defences_last) =
+        defences(&container.security, changes_user);
+    steps.extend(defences_first);
     if let Some((uid, gid)) = container.user {
         steps.push(Step::SetUser { uid, gid });
     }
@@ -90,6 +94,7 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     if container.close_host_files {
         steps.push(Step::CloseHostFiles);
     }
+    steps.extend(defences_last);
     if container.init {
         steps.push(Step::BecomeInit);
     }
@@ -97,6 +102,73 @@ pub fn plan(container: &Container, made: &Made) -> Vec<Step> {
     steps
 }
 // ANCHOR_END: plan
+
+// ANCHOR: defences
+/// The defences' steps (issue 17): those to take before the user changes, and
+/// those to take last before the command.
+///
+/// The order is forced on us by the kernel:
+/// - Capabilities before `SetUser`: changing to a uid other than 0 empties the
+///   permitted and effective sets (as docker shows `CapEff: 0` for `-u 1000`),
+///   and dropping from the bounding set needs `CAP_SETPCAP`, which only root
+///   still has. But `SetUser` itself needs `CAP_SETUID` and `CAP_SETGID` (think
+///   of `--cap-drop ALL -u 1000`): those stay in the effective set until then,
+///   never in the bounding set, so the uid change, or for root the `exec`
+///   (which gives root its bounding set), takes them away. (runc keeps them
+///   with `PR_SET_KEEPCAPS` instead.)
+/// - The seccomp filter as late as possible, so it filters only the command, not
+///   our own set-up. But the kernel takes a filter only from a process with
+///   no_new_privs set or with `CAP_SYS_ADMIN`, which the capability step has just
+///   dropped. So: with no_new_privs, the filter comes last, after it; without,
+///   it comes *before* the capabilities go, while we still have `CAP_SYS_ADMIN`
+///   (runc does the same). The steps after it then run under the filter: the
+///   profile must allow what they call (docker's does: capset, prctl,
+///   setresuid, dup2, execve…).
+pub fn defences(security: &Security, changes_user: bool) -> (Vec<Step>, Vec<Step>) {
+    let (mut first, mut last) = (Vec::new(), Vec::new());
+    let filter = security.seccomp.clone().map(Step::InstallSeccomp);
+    if !security.no_new_privileges {
+        first.extend(filter.clone());
+    }
+    if let Some(keep) = security.capabilities {
+        let until_set_user = match changes_user {
+            true => security::capabilities::needed_to_set_user(),
+            false => CapSet(0),
+        };
+        first.push(Step::LimitCapabilities {
+            keep,
+            until_set_user,
+        });
+    }
+    if security.no_new_privileges {
+        first.push(Step::NoNewPrivileges);
+        last.extend(filter);
+    }
+    (first, last)
+}
+// ANCHOR_END: defences
+
+/// Takes the defences' steps in a process that has no plan (`exec`'s): the
+/// failed step, if one fails.
+pub fn raise_defences(security: &Security) -> Result<(), ChildError> {
+    let (first, last) = defences(security, false);
+    for step in first.into_iter().chain(last) {
+        take_defence(&step).map_err(|errno| ChildError { step, errno })?;
+    }
+    Ok(())
+}
+
+fn take_defence(step: &Step) -> Result<(), Errno> {
+    match step {
+        Step::LimitCapabilities {
+            keep,
+            until_set_user,
+        } => security::capabilities::limit_to(*keep, *until_set_user),
+        Step::NoNewPrivileges => security::set_no_new_privileges(),
+        Step::InstallSeccomp(filter) => security::seccomp::install(filter),
+        _ => Ok(()),
+    }
+}
 
 // ANCHOR: rootfs_steps
 /// A root of its own (lesson 08): the overlay, the kernel's filesystems and a few
@@ -246,6 +318,9 @@ fn take(step: &Step, channel: &Channel, root: Option<&Path>) -> Result<(), Errno
         Step::ConnectStdio(fds) => connect_stdio(*fds),
         Step::DieWithParent => die_with_parent(channel),
         Step::CloseHostFiles => security::files::close_host_files_at_exec(),
+        Step::LimitCapabilities { .. }
+        | Step::NoNewPrivileges
+        | Step::InstallSeccomp(_) => take_defence(step),
         network => inside::configure(network).map_err(|error| {
             Errno::from_raw(error.raw_os_error().unwrap_or(nix::libc::EIO))
         }),

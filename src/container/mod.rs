@@ -29,6 +29,8 @@
 //! - [`signals`]: passing the signals the lesson binary gets on to the container;
 //! - [`exit`]: turning how the container ended into an exit code, as a shell does;
 //! - [`privileges`]: checking we are allowed to do any of this;
+//! - [`security`]: what root in the container may still do: capabilities,
+//!   no_new_privs, seccomp;
 //! - [`narrate`]: the [`Narrator`], telling the student what just happened;
 //! - [`describe`]: the words it uses for the container and its child.
 //!

@@ -9,6 +9,7 @@ use super::cgroup::Limits;
 use super::id_slices::IdPool;
 use super::net::NetworkConfig;
 use super::rootfs::RootFs;
+use super::security::Security;
 use super::user::IdMaps;
 use super::{ContainerId, Error, Namespace, Propagation, uts};
 use nix::sched::CloneFlags;
@@ -81,6 +82,9 @@ pub struct Container {
     /// maps root inside onto it (filling [`Container::id_maps`]), and shows the
     /// image's files through idmapped mounts (see [`super::idmap`]).
     pub id_pool: Option<IdPool>,
+    /// The process-level defences (capabilities, no_new_privs, seccomp); the
+    /// default is none, as in the lessons (see [`super::security`]).
+    pub security: Security,
 }
 
 impl Container {
@@ -107,6 +111,7 @@ impl Container {
             bind_netns: false,
             close_host_files: false,
             id_pool: None,
+            security: Security::default(),
         }
     }
 

@@ -13,6 +13,7 @@
 //! containers are then gone too) also holds the network's shared files, in
 //! `<root>/net/`.
 
+use super::security::Recorded;
 use super::{ContainerId, Error, proc_file};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,6 +60,10 @@ pub struct State {
     pub annotations: BTreeMap<String, String>,
     /// What `delete` needs to undo (nsbox's own; the spec allows more fields).
     pub cleanup: Cleanup,
+    /// The defences the container's processes have, so `exec` gives its command
+    /// the same (nsbox's own).
+    #[serde(default, skip_serializing_if = "Recorded::is_off")]
+    pub security: Recorded,
 }
 
 /// What exists on the host because of the container.
@@ -114,6 +119,7 @@ impl State {
             bundle: String::new(),
             annotations: BTreeMap::new(),
             cleanup: Cleanup::default(),
+            security: Recorded::default(),
         }
     }
 

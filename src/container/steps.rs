@@ -8,6 +8,7 @@
 use super::mount::Propagation;
 use super::pid::INIT_NAME;
 use super::rootfs::Mount;
+use super::security::{CapSet, Filter};
 use nix::errno::Errno;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -78,6 +79,19 @@ pub enum Step {
     CheckWorkdir,
     /// `setgroups([]); setgid(GID); setuid(UID)`: drop to the image's user.
     SetUser { uid: u32, gid: u32 },
+    /// Keep only these capabilities: the bounding set shrunk to `keep`,
+    /// permitted and effective set to it, inheritable and ambient emptied. Plus,
+    /// in permitted and effective only, `until_set_user`: what a later `SetUser`
+    /// needs (`CAP_SETUID`, `CAP_SETGID`), which the uid change or the `exec`
+    /// then takes away.
+    LimitCapabilities {
+        keep: CapSet,
+        until_set_user: CapSet,
+    },
+    /// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no `exec` raises privileges any more.
+    NoNewPrivileges,
+    /// `seccomp(SECCOMP_SET_MODE_FILTER, …)`: filter every later system call.
+    InstallSeccomp(Filter),
     /// `clearenv(); setenv(…)`: the command's environment is the container's, not
     /// ours.
     SetEnv(Vec<String>),
@@ -162,6 +176,21 @@ impl Step {
             Step::SetUser { uid, gid } => {
                 format!("setgroups([]); setgid({gid}); setuid({uid})")
             }
+            Step::LimitCapabilities {
+                keep,
+                until_set_user,
+            } => format!(
+                "prctl(PR_CAPBSET_DROP) x {}; prctl(PR_CAP_AMBIENT_CLEAR_ALL); \
+                 capset({:#x})",
+                CapSet::all().without(*keep).names().len(),
+                keep.with(*until_set_user).0
+            ),
+            Step::NoNewPrivileges => "prctl(PR_SET_NO_NEW_PRIVS, 1)".into(),
+            Step::InstallSeccomp(filter) => format!(
+                "seccomp(SECCOMP_SET_MODE_FILTER) x {} ({} BPF instructions)",
+                filter.programs(),
+                filter.instructions()
+            ),
             Step::SetEnv(env) => format!("clearenv(); setenv() x {}", env.len()),
             Step::DieWithParent => "prctl(PR_SET_PDEATHSIG)".into(),
             Step::ConnectStdio([stdin, stdout, stderr]) => {
@@ -200,6 +229,22 @@ impl Step {
             Step::CloseHostFiles => {
                 Some("mark every file above 2 close-on-exec (none of ours goes in)".into())
             }
+            Step::LimitCapabilities { keep, .. } => Some(format!(
+                "keep only {} capabilities ({:#x}: {}), in all five sets",
+                keep.names().len(),
+                keep.0,
+                keep.names().join(", ")
+            )),
+            Step::NoNewPrivileges => Some(
+                "prctl(PR_SET_NO_NEW_PRIVS, 1), so no setuid program raises its \
+                 privileges"
+                    .into(),
+            ),
+            Step::InstallSeccomp(filter) => Some(format!(
+                "install the seccomp filter ({} BPF instructions): a system call it \
+                 does not allow fails",
+                filter.instructions()
+            )),
             Step::Exec(command) => Some(format!("exec {}", show_command(command))),
             other => Some(other.call()),
         }

@@ -2,6 +2,7 @@
 //! `--cap-add`, `--cap-drop`, `--security-opt KEY[=VALUE]` and `--userns`. This
 //! file only reads them; the library's `security` module makes them real.
 
+use crate::container::security::{CapSet, Profile, Security, capabilities};
 use std::path::PathBuf;
 
 /// The seccomp filter the command runs under.
@@ -109,6 +110,84 @@ impl SecurityOptions {
     }
 }
 
+// ANCHOR: defences
+impl SecurityOptions {
+    /// The defences the library puts up for these options: docker's default
+    /// capabilities and seccomp profile, changed as asked; none of either with
+    /// `--privileged`. An error names the option and what to do.
+    pub fn defences(&self) -> Result<Security, String> {
+        let no_new_privileges = self.no_new_privileges;
+        if self.privileged {
+            return Ok(Security {
+                no_new_privileges,
+                ..Security::default()
+            });
+        }
+        let capabilities = self.capabilities()?;
+        let seccomp = match &self.seccomp {
+            SeccompChoice::Unconfined => None,
+            SeccompChoice::Default => Some(Profile::default_profile()),
+            SeccompChoice::Profile(path) => Some(read_profile(path)?),
+        };
+        let seccomp = match seccomp {
+            Some(profile) => Some(
+                profile
+                    .compile(capabilities)
+                    .map_err(|e| format!("--security-opt seccomp: {e}"))?,
+            ),
+            None => None,
+        };
+        Ok(Security {
+            capabilities: Some(capabilities),
+            no_new_privileges,
+            seccomp,
+        })
+    }
+
+    /// docker's default set, with `--cap-add`'s, without `--cap-drop`'s. `ALL`:
+    /// `--cap-add ALL` starts from every capability, `--cap-drop ALL` from none
+    /// (so `--cap-drop ALL --cap-add NET_RAW` leaves only NET_RAW).
+    fn capabilities(&self) -> Result<CapSet, String> {
+        let add = named("--cap-add", &self.cap_add)?;
+        let drop = named("--cap-drop", &self.cap_drop)?;
+        let all = |names: &[String]| names.iter().any(|name| name == "ALL");
+        let base = match (all(&self.cap_add), all(&self.cap_drop)) {
+            (true, _) => CapSet::all(),
+            (false, true) => CapSet(0),
+            (false, false) => CapSet::docker_default(),
+        };
+        Ok(base.with(add).without(drop))
+    }
+}
+
+/// The capabilities named (`ALL` aside); an unknown name is an error that lists
+/// the known ones.
+fn named(flag: &str, names: &[String]) -> Result<CapSet, String> {
+    let named = names.iter().filter(|name| *name != "ALL");
+    CapSet::from_names(named).map_err(|unknown| {
+        format!(
+            "{flag} {}: no such capability (known: {}, or ALL)",
+            unknown.0,
+            capabilities::NAMES.join(", ")
+        )
+    })
+}
+
+/// `--security-opt seccomp=PATH`: the file, in docker's format.
+fn read_profile(path: &std::path::Path) -> Result<Profile, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!("--security-opt seccomp={shown}: cannot read it: {e}")
+    })?;
+    Profile::from_json(&text).map_err(|e| {
+        format!(
+            "--security-opt seccomp={shown}: {e} (see docker's \
+             profiles/seccomp/default.json for the format)"
+        )
+    })
+}
+// ANCHOR_END: defences
+
 /// `net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` all name the same capability, as
 /// in docker: the names upper case, without `CAP_`.
 fn capability_names(names: &[String]) -> Result<Vec<String>, String> {
@@ -171,6 +250,28 @@ mod tests {
         assert_eq!(options.cap_add, ["NET_ADMIN", "SYS_TIME"]);
         let bad = ["NET-ADMIN".to_string()];
         assert!(SecurityOptions::parse(false, &bad, &[], &[], None).is_err());
+    }
+
+    #[test]
+    fn capabilities_are_dockers_default_changed_as_asked() {
+        let caps = |add: &[&str], drop: &[&str]| {
+            let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();
+            let drop: Vec<String> = drop.iter().map(|s| s.to_string()).collect();
+            let options = SecurityOptions::parse(false, &add, &drop, &[], None)?;
+            Ok::<_, String>(options.defences()?.capabilities.unwrap().0)
+        };
+        assert_eq!(caps(&[], &[]), Ok(0xa80425fb));
+        assert_eq!(
+            caps(&["SYS_TIME"], &["NET_RAW"]),
+            Ok((0xa80425fb | 1 << 25) & !(1 << 13))
+        );
+        assert_eq!(caps(&["NET_RAW"], &["ALL"]), Ok(1 << 13));
+        assert_eq!(
+            caps(&["ALL"], &["SYS_ADMIN"]),
+            Ok(0x1ff_ffff_ffff & !(1 << 21))
+        );
+        let unknown = caps(&["WIZARDRY"], &[]).unwrap_err();
+        assert!(unknown.contains("--cap-add WIZARDRY: no such"), "{unknown}");
     }
 
     #[test]

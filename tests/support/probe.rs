@@ -28,6 +28,13 @@
 //!   errno's name
 //! - `getcwd`: the working folder as the getcwd(2) system call itself names it
 //!   (`(unreachable)/…` when it is outside our root), or the errno's name
+//! - `status`: the `Cap*`, `NoNewPrivs` and `Seccomp` lines of /proc/self/status
+//! - `id`: `uid=R euid=E`, the real and effective user ids
+//! - `syscall NAME`: make one system call with arguments that change nothing even
+//!   if it runs, and print `ok` or the error's name (`EPERM`). NAME is one of
+//!   settimeofday, adjtimex, init_module, finit_module, keyctl, bpf, mount,
+//!   unshare-user, clone-newuser, clone3, kcmp, pidfd_getfd, socket-vsock,
+//!   personality-noaslr (see `try_syscall` for what each one asks)
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
@@ -57,7 +64,10 @@ fn main() -> ExitCode {
         ["open", path, "write"] => open_only(path, OFlag::O_WRONLY),
         ["read-count", path] => read_count(path),
         ["getcwd"] => raw_getcwd(),
-        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | hog MIB | forks N | spin SECONDS | listen PORT [COUNT] | connect ADDRESS PORT [SECONDS]".to_string()),
+        ["status"] => status(),
+        ["id"] => Ok(ids()),
+        ["syscall", name] => try_syscall(name),
+        _ => Err("usage: nsbox-probe mq-create|mq-exists|mq-unlink NAME | fds | hog MIB | forks N | spin SECONDS | listen PORT [COUNT] | connect ADDRESS PORT [SECONDS] | status | id | syscall NAME".to_string()),
     };
     match answer {
         Ok(text) => {
@@ -329,4 +339,116 @@ fn raw_getcwd() -> Result<String, String> {
     let text = &buffer[..length as usize];
     let text = text.strip_suffix(&[0]).unwrap_or(text);
     Ok(String::from_utf8_lossy(text).into_owned())
+}
+
+// --- The defences (issue 17): what the kernel lets this process do. ---
+
+fn status() -> Result<String, String> {
+    let text =
+        std::fs::read_to_string("/proc/self/status").map_err(|e| e.to_string())?;
+    let wanted = ["Cap", "NoNewPrivs:", "Seccomp:"];
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| wanted.iter().any(|w| line.starts_with(w)))
+        .collect();
+    Ok(lines.join("\n"))
+}
+
+fn ids() -> String {
+    format!(
+        "uid={} euid={}",
+        nix::unistd::getuid(),
+        nix::unistd::geteuid()
+    )
+}
+
+/// `ok`, or the error's name, from a raw system call's result.
+fn answer(result: nix::libc::c_long) -> String {
+    if result < 0 {
+        format!("{:?}", Errno::last())
+    } else {
+        "ok".to_string()
+    }
+}
+
+/// One system call, with arguments chosen so that nothing changes even when the
+/// kernel lets it run: what comes back is which check stopped it.
+fn try_syscall(name: &str) -> Result<String, String> {
+    use nix::libc::{self, SYS_clone, syscall};
+    // SAFETY (all the calls below): raw system calls whose pointer arguments point
+    // at live locals or are NULL, which the kernel checks.
+    let result = unsafe {
+        match name {
+            // tv_usec out of range: EINVAL once past seccomp (the kernel checks
+            // the value before CAP_SYS_TIME); the clock never changes.
+            "settimeofday" => {
+                let tv = libc::timeval {
+                    tv_sec: 0,
+                    tv_usec: 2_000_000,
+                };
+                syscall(libc::SYS_settimeofday, &tv, std::ptr::null::<u8>())
+            }
+            // ADJ_TICK with a tick far out of range: EPERM without CAP_SYS_TIME,
+            // EINVAL with it.
+            "adjtimex" => {
+                let mut tx: libc::timex = std::mem::zeroed();
+                tx.modes = libc::ADJ_TICK;
+                tx.tick = 1;
+                syscall(libc::SYS_adjtimex, &mut tx)
+            }
+            // No module at all: EPERM without CAP_SYS_MODULE, another error with.
+            "init_module" => syscall(
+                libc::SYS_init_module,
+                std::ptr::null::<u8>(),
+                0,
+                c"".as_ptr(),
+            ),
+            "finit_module" => syscall(libc::SYS_finit_module, -1, c"".as_ptr(), 0),
+            // KEYCTL_GET_KEYRING_ID of the thread keyring, without creating it.
+            "keyctl" => syscall(libc::SYS_keyctl, 0, -1, 0),
+            // BPF_PROG_LOAD with no attributes: EINVAL or EFAULT once allowed.
+            "bpf" => syscall(libc::SYS_bpf, 5, std::ptr::null::<u8>(), 0),
+            // A filesystem type that does not exist: ENODEV once allowed.
+            "mount" => syscall(
+                libc::SYS_mount,
+                c"none".as_ptr(),
+                c"/tmp".as_ptr(),
+                c"nsbox-no-such-fs".as_ptr(),
+                0,
+                std::ptr::null::<u8>(),
+            ),
+            "unshare-user" => syscall(libc::SYS_unshare, libc::CLONE_NEWUSER),
+            // A child in a new user namespace, which exits at once.
+            "clone-newuser" => {
+                let flags = (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong;
+                let pid = syscall(SYS_clone, flags, 0, 0, 0, 0);
+                if pid == 0 {
+                    libc::_exit(0);
+                }
+                if pid > 0 {
+                    libc::waitpid(pid as i32, std::ptr::null_mut(), 0);
+                }
+                pid
+            }
+            // A size of 0 is never valid: EINVAL once past seccomp.
+            "clone3" => syscall(libc::SYS_clone3, std::ptr::null::<u8>(), 0),
+            // KCMP_FILE of our own fd 0 with itself.
+            "kcmp" => {
+                let me = libc::getpid();
+                syscall(libc::SYS_kcmp, me, me, 0, 0, 0)
+            }
+            // A copy of our own fd 0, through a pidfd of ourselves.
+            "pidfd_getfd" => {
+                let pidfd = syscall(libc::SYS_pidfd_open, libc::getpid(), 0);
+                syscall(libc::SYS_pidfd_getfd, pidfd, 0, 0)
+            }
+            "socket-vsock" => {
+                syscall(libc::SYS_socket, libc::AF_VSOCK, libc::SOCK_STREAM, 0)
+            }
+            // ADDR_NO_RANDOMIZE: turns address randomisation off for our children.
+            "personality-noaslr" => syscall(libc::SYS_personality, 0x0040000),
+            other => return Err(format!("no probe for the system call '{other}'")),
+        }
+    };
+    Ok(answer(result))
 }

@@ -8,6 +8,7 @@ use crate::container::describe::{
 };
 use crate::container::net::{self, Attachment};
 use crate::container::rootfs::{self, Layers};
+use crate::container::security::Recorded;
 use crate::container::signals::{self, SignalInbox};
 use crate::container::state::{self, NetworkRecord, State, StateDir, Status};
 use crate::container::{
@@ -78,6 +79,8 @@ fn make(
 ) -> Result<Created, Error> {
     let inbox = SignalInbox::open().map_err(Error::sys("signalfd"))?;
     take_id_slice(&mut container, &dir, record, narrator)?;
+    record.security = Recorded::save(&container.security, dir.path())
+        .map_err(Error::state("writing the seccomp filter"))?;
     let cgroup = make_cgroup(&container, &dir, record, narrator)?;
     let network = lease_address(&container, narrator)?;
     if let (Some(config), Some(attachment)) = (&container.network, &network) {

@@ -8,7 +8,7 @@
 use super::state;
 use crate::container::exit::Ending;
 use crate::container::handshake::{self, Message};
-use crate::container::security::in_root;
+use crate::container::security::{Security, in_root};
 use crate::container::state::Status;
 use crate::container::{
     ContainerId, Error, Namespace, child, exec, security, terminal,
@@ -84,6 +84,10 @@ pub fn exec_start(
     if state.status != Status::Running {
         return Err(Error::NotRunning { id: id.to_string() });
     }
+    let dir = root.join(id.as_str());
+    let security = (state.security)
+        .load(&dir)
+        .map_err(Error::state("reading the container's seccomp filter"))?;
     let pidfd = pidfd_open(state.pid).map_err(Error::sys("pidfd_open"))?;
     let flags = namespaces_to_join(state.pid);
     let (ours, theirs) = handshake::channel().map_err(Error::sys("socketpair"))?;
@@ -92,9 +96,12 @@ pub fn exec_start(
     match unsafe { fork() }.map_err(Error::sys("fork"))? {
         ForkResult::Child => {
             drop(ours);
-            let cgroup = &state.cleanup.cgroup;
+            let joining = Joining {
+                cgroup: &state.cleanup.cgroup,
+                security: &security,
+            };
             let code =
-                join_and_run(&pidfd, flags, cgroup, command, settings, &theirs);
+                join_and_run(&pidfd, flags, &joining, command, settings, &theirs);
             std::process::exit(code)
         }
         ForkResult::Parent { child } => {
@@ -124,17 +131,25 @@ fn namespaces_to_join(pid: i32) -> CloneFlags {
         .fold(CloneFlags::empty(), |flags, ns| flags | ns.clone_flag())
 }
 
+/// What the command shares with the container's own process besides its
+/// namespaces: its cgroup and its defences.
+struct Joining<'a> {
+    cgroup: &'a [PathBuf],
+    security: &'a Security,
+}
+
 /// In the forked child: into the cgroup (while we may still write there), into
-/// the namespaces, then fork once more and run the command.
+/// the namespaces, then fork once more and run the command, as weak as the
+/// container's own process (its capabilities, no_new_privs, seccomp filter).
 fn join_and_run(
     pidfd: &OwnedFd,
     flags: CloneFlags,
-    cgroup: &[PathBuf],
+    joining: &Joining,
     command: &[String],
     settings: &ExecSettings,
     channel: &handshake::Channel,
 ) -> i32 {
-    for dir in cgroup {
+    for dir in joining.cgroup {
         let me = std::process::id().to_string();
         if std::fs::write(dir.join("cgroup.procs"), me).is_err() {
             return 125;
@@ -183,6 +198,10 @@ fn join_and_run(
             }
             // Nothing of ours goes in with the command (chapter 10).
             if security::files::close_host_files_at_exec().is_err() {
+                std::process::exit(125)
+            }
+            if let Err(error) = child::raise_defences(joining.security) {
+                eprintln!("exec: {error}");
                 std::process::exit(125)
             }
             let errno = exec::exec(command);

@@ -267,6 +267,7 @@ fn container(
     container.user = user;
     container.bind_netns = namespaces.contains(&Namespace::Net);
     container.close_host_files = true;
+    container.security = security.defences()?;
     container.annotations = notes(args, image, &container);
     if security.userns == UsernsChoice::Auto {
         remap_root(&mut container, args)?;
