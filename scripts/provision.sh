@@ -23,7 +23,7 @@ set -euo pipefail
 RUST_MIN=1.85.0
 MDBOOK_VERSION=0.5.4
 PACKAGES=(build-essential pkg-config curl ca-certificates git sudo util-linux procps iproute2 python3 graphviz hyperfine busybox-static
-    nftables docker-registry skopeo runc time)
+    nftables docker-registry skopeo runc time libcap2-bin)
 PROFILE_D=/etc/profile.d/nsbox.sh
 GRUB_DROP_IN=/etc/default/grub.d/99-nsbox-cgroup-v1.cfg
 USERNS_CONF=/etc/sysctl.d/60-nsbox-userns.conf

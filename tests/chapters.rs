@@ -67,6 +67,7 @@ const CHAPTERS: &[&str] = &[
     "lessons/07-cgroups/README.md",
     "lessons/08-rootfs/README.md",
     "lessons/09-runtime/README.md",
+    "lessons/10-hardening/README.md",
 ];
 
 /// The blocks this test does not run, and why. Keep this list short.
@@ -1385,6 +1386,14 @@ fn chapter_09_runtime(_host: HostGuard) {
     run_chapter("lessons/09-runtime/README.md", Network::Sandbox);
 }
 
+/// nsbox's containers, on the default bridge: in the network sandbox, as 09's.
+/// Every attempt the chapter makes asks for something harmless, in case a
+/// defence is broken.
+#[rstest]
+fn chapter_10_hardening(_host: HostGuard) {
+    run_chapter("lessons/10-hardening/README.md", Network::Sandbox);
+}
+
 /// Every ```sh block of every chapter is typed by the chapter's plan, or is listed
 /// in `NOT_RUN` with the reason; and no step names a block that does not exist.
 /// (Needs no root: it only reads.)
@@ -1683,6 +1692,29 @@ fn plan(chapter: &str) -> Vec<Step> {
             run(11, FIRST),
             cleanup(12, FIRST),
             cleanup(13, FIRST),
+        ],
+        "lessons/10-hardening/README.md" => vec![
+            // Docker's 14 capabilities; all of them with --privileged; their names.
+            run(1, FIRST)
+                .prints_line(1, "CapEff:\t00000000a80425fb")
+                .prints_line(1, "CapBnd:\t00000000a80425fb")
+                .prints(2, "CapEff:\t0000")
+                .prints(3, "cap_chown cap_dac_override"),
+            // The clock, a mount, /proc/sys: refused (busybox's date exits 0).
+            run(2, FIRST)
+                .prints(1, "can't set date: Operation not permitted")
+                .exits(2, 1)
+                .prints(2, "permission denied")
+                .exits(3, 1)
+                .prints(3, "Read-only file system"),
+            // The filter is on; unshare -U refused by it alone, allowed without.
+            run(3, FIRST)
+                .prints_line(1, "Seccomp:\t2")
+                .exits(2, 1)
+                .prints(2, "Operation not permitted")
+                .exits(3, 0),
+            // A node made with mknod does not open.
+            run(4, FIRST).exits(1, 1).prints(1, "Permission denied"),
         ],
         _ => panic!("no plan for {chapter}"),
     }

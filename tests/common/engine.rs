@@ -163,6 +163,8 @@ pub struct Session<'a> {
     pub transcript: Transcript,
     /// The port of the test's registry, shown as `[PORT]`.
     pub port: Option<String>,
+    /// More text to show as something else: `(what, shown as)`.
+    pub shown_as: Vec<(String, String)>,
 }
 
 impl<'a> Session<'a> {
@@ -171,6 +173,7 @@ impl<'a> Session<'a> {
             nsbox,
             transcript: Transcript::default(),
             port: None,
+            shown_as: Vec::new(),
         }
     }
 
@@ -211,6 +214,9 @@ impl<'a> Session<'a> {
     pub fn normalise(&self, text: &str) -> String {
         let root = self.nsbox.root.path.display().to_string();
         let mut text = text.replace(&root, "/run/nsbox");
+        for (what, shown_as) in &self.shown_as {
+            text = text.replace(what, shown_as);
+        }
         if let Some(port) = &self.port {
             text = text.replace(&format!("127.0.0.1:{port}/"), "127.0.0.1:[PORT]/");
         }

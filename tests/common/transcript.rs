@@ -288,7 +288,8 @@ pub fn normalisations() -> Vec<(&'static str, &'static str)> {
         (r"/proc/\d{2,}/", "/proc/[PID]/"),
         (r"status: \d+ ", "status: [PID] "),
         (r"\b40265\d{5}\b", "[INODE]"),
-        (r"0x[0-9a-f]{8}", "[KEY]"),
+        // An IPC key, at the start of an `ipcs` line.
+        (r"(?m)^0x[0-9a-f]{8}\b", "[KEY]"),
         (r"(Message queue id:) \d+", "$1 [ID]"),
         (r"(?m)^(\[KEY\]) +\d+ +", "$1 [ID] "),
         (r"orphan pid \d+", "orphan pid [N]"),
