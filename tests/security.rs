@@ -5,166 +5,17 @@
 //!
 //! The probe is a dynamically linked program: the containers get the host's
 //! libraries read-only (`-v /usr/lib:/lib:ro`) to run it. The `Nsbox` fixture is
-//! a copy of tests/runtime.rs's.
+//! tests/common/engine.rs's.
 
 mod common;
 
 use common::*;
 use rstest::rstest;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Docker's default capabilities, as /proc/PID/status shows them.
 const DOCKER_DEFAULT: u64 = 0xa80425fb;
-
-/// One test's nsbox: its state root and its image store.
-struct Nsbox {
-    root: TempDir,
-    storage: TempDir,
-}
-
-impl Nsbox {
-    fn new() -> Nsbox {
-        Nsbox {
-            root: TempDir::new("runtime-root"),
-            storage: TempDir::new("runtime-storage"),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(bin("nsbox"));
-        command
-            .arg("--root")
-            .arg(&self.root.path)
-            .arg("--storage")
-            .arg(&self.storage.path)
-            .args(args);
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        run_command(self.command(args), "")
-    }
-
-    /// Runs and expects success; returns stdout, trimmed.
-    fn ok(&self, args: &[&str]) -> String {
-        let run = self.run(args);
-        assert_eq!(run.code, 0, "nsbox {args:?}: {}{}", run.stdout, run.stderr);
-        run.stdout.trim().to_string()
-    }
-
-    /// The container's record, as the library wrote it.
-    fn record(&self, id: &str) -> serde_json::Value {
-        let text =
-            std::fs::read_to_string(self.root.path.join(id).join("state.json"))
-                .unwrap_or_else(|e| panic!("no record for {id}: {e}"));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    fn pid(&self, id: &str) -> i32 {
-        self.record(id)["pid"].as_i64().unwrap() as i32
-    }
-
-    /// What the container holds on the host, while it runs, read from the kernel.
-    fn holdings(&self, id: &str) -> Holdings {
-        let record = self.record(id);
-        let cleanup = &record["cleanup"];
-        let cgroups = cleanup["cgroup"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| PathBuf::from(p.as_str().unwrap()))
-            .collect();
-        Holdings {
-            pid: self.pid(id),
-            monitor: parent_of(self.pid(id)),
-            cgroups,
-            host_end: cleanup["network"]["hostEnd"].as_str().map(String::from),
-            netns: PathBuf::from(format!("/run/netns/nsbox-{id}")),
-        }
-    }
-
-    /// Fails unless every container is gone with everything it held.
-    fn check_gone(&self, holdings: &[Holdings]) {
-        for held in holdings {
-            wait_for("the container's process to end", || !alive(held.pid));
-            wait_for("the monitor to end", || !held.monitor.is_some_and(alive));
-            for cgroup in &held.cgroups {
-                assert!(!cgroup.exists(), "cgroup left: {}", cgroup.display());
-            }
-            assert!(!held.netns.exists(), "left: {}", held.netns.display());
-            if let Some(end) = &held.host_end {
-                let left = wait_until_gone(std::slice::from_ref(end), veths);
-                assert!(left.is_empty(), "veth left: {left:?}");
-            }
-        }
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let root = self.root.path.display().to_string();
-        let ours: Vec<&str> = mounts
-            .lines()
-            .filter(|l| l.contains("/run/netns/nsbox-") || l.contains(&root))
-            .collect();
-        assert!(ours.is_empty(), "mounts left: {ours:?}");
-        let left: Vec<_> = std::fs::read_dir(&self.root.path)
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        assert!(left.is_empty(), "the state root still holds {left:?}");
-        let tables = host_command("nft", &["list", "tables"]);
-        assert!(!tables.contains("nsbox"), "nftables still has {tables}");
-    }
-}
-
-impl Drop for Nsbox {
-    /// A test that failed half-way leaves no container running: `rm -f` them all
-    /// before the folders go.
-    fn drop(&mut self) {
-        let ids = run_command(self.command(&["ps", "-a", "-q"]), "").stdout;
-        for id in ids.lines() {
-            let _ = run_command(self.command(&["rm", "-f", id]), "");
-        }
-    }
-}
-
-/// What one container held on the host.
-struct Holdings {
-    pid: i32,
-    monitor: Option<i32>,
-    cgroups: Vec<PathBuf>,
-    host_end: Option<String>,
-    netns: PathBuf,
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
-/// The parent of a process (field 4 of /proc/PID/stat).
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(Instant::now() < deadline, "waited 15 s for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// A free TCP port on the host's loopback.
 fn free_port() -> u16 {
@@ -539,9 +390,9 @@ fn bad_security_options_are_refused(
     nsbox.check_gone(&[]);
 }
 
-/// The default container still does ordinary work: a shell, files, ping (it
-/// needs NET_RAW, which docker keeps: dropping it breaks ping), a server on a
-/// published port.
+/// The default container still does ordinary work: a shell, files, what a
+/// package manager does to them, ping (it needs NET_RAW, which docker keeps:
+/// dropping it breaks ping), a server on a published port.
 #[rstest]
 fn an_ordinary_workload_still_runs(_host_exclusive: HostGuard) {
     let nsbox = Nsbox::new();
@@ -550,6 +401,18 @@ fn an_ordinary_workload_still_runs(_host_exclusive: HostGuard) {
     assert_eq!(
         nsbox.ok(&["run", "--rm", "busybox", "sh", "-c", work]),
         "hello\npinged"
+    );
+    // What a package manager does: folders, a file written aside and renamed
+    // over, a hard link, owners and a setuid bit set (dpkg and apk need CHOWN,
+    // FOWNER, FSETID; all are in the default set).
+    let install = "mkdir -p /usr/lib/pkg && echo v1 > /usr/lib/pkg/tool.new && \
+                   mv /usr/lib/pkg/tool.new /usr/lib/pkg/tool && \
+                   ln /usr/lib/pkg/tool /usr/lib/pkg/link && \
+                   chown 100:101 /usr/lib/pkg/tool && chmod 4755 /usr/lib/pkg/tool && \
+                   stat -c '%a %u %g %h' /usr/lib/pkg/link";
+    assert_eq!(
+        nsbox.ok(&["run", "--rm", "busybox", "sh", "-c", install]),
+        "4755 100 101 2"
     );
     let no_raw = nsbox.run(&[
         "run",

@@ -117,25 +117,6 @@ impl Drop for Nsbox {
     }
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        !stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .trim_start()
-            .starts_with('Z')
-    })
-}
-
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(Instant::now() < deadline, "waited 15 s for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The single line of `/proc/PID/FILE` (`uid_map`, `gid_map`), its words.
 fn map_of(pid: i32, file: &str) -> Vec<u32> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();

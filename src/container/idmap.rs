@@ -22,29 +22,18 @@
 //! filesystem that cannot be idmapped gets a copy instead (`shifted_copy`).
 
 use super::user::IdMaps;
-use super::{Error, user};
+use super::{Error, mount_api, user};
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-// From <linux/mount.h>: not all of them are in the libc crate yet.
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+// From <linux/mount.h>: not in the libc crate yet.
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x0000_0004;
-
-/// `struct mount_attr`, what `mount_setattr(2)` changes.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 // ANCHOR: userns_with_maps
 /// A user namespace with these maps, held by a file descriptor only.
@@ -93,44 +82,15 @@ pub fn userns_with_maps(maps: &IdMaps) -> Result<OwnedFd, Error> {
 /// mount, detached (in no mount table), through which owners are shifted by
 /// `userns`'s map. The descriptor is the only handle on it.
 pub fn idmapped_copy(folder: &Path, userns: BorrowedFd) -> Result<OwnedFd, Errno> {
-    let folder = c_path(folder)?;
-    // SAFETY: `folder` is a NUL-terminated string that outlives the call.
-    let tree = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            folder.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if tree < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: open_tree returned a new descriptor that nothing else owns.
-    let tree = unsafe { OwnedFd::from_raw_fd(tree as i32) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
+    let tree = mount_api::open_tree_clone(&c_path(folder)?)?;
     // Surprise: the kernel gives a mount its map only while the mount is
     // detached (EINVAL once it is in a mount table), and only once.
-    // SAFETY: `attr` is a `struct mount_attr` of the size we pass, and "" a
-    // NUL-terminated string; both outlive the call.
-    let set = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if set < 0 {
-        return Err(Errno::last());
-    }
+    mount_api::set_mount_attributes(
+        tree.as_fd(),
+        mount_api::IDMAP,
+        Some(userns),
+        false,
+    )?;
     Ok(tree)
 }
 // ANCHOR_END: idmapped_copy

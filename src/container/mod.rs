@@ -51,6 +51,7 @@ pub mod idmap;
 pub mod image;
 pub mod lifecycle;
 pub mod mount;
+pub mod mount_api;
 pub mod namespaces;
 pub mod narrate;
 pub mod net;

@@ -20,12 +20,13 @@
 //! ends. It costs one `execve` of our own binary; runc copies its whole binary to
 //! a sealed memory file instead (`memfd_create(2)`), which costs a copy.
 
+use crate::container::mount_api;
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, open};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::{FsFlags, fstatvfs};
-use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::ffi::CString;
+use std::os::fd::AsFd;
 
 /// Set (to anything), `nsbox` leaves its binary exposed: chapter 10's experiment,
 /// to see what the defence stops.
@@ -48,8 +49,13 @@ pub fn run_from_read_only_mount() -> Result<(), Errno> {
     if !is_exposed()? {
         return Ok(());
     }
-    let file = detached_copy_of_mount(c"/proc/self/exe")?;
-    make_read_only(&file)?;
+    let file = mount_api::open_tree_clone(c"/proc/self/exe")?;
+    mount_api::set_mount_attributes(
+        file.as_fd(),
+        mount_api::READ_ONLY,
+        None,
+        false,
+    )?;
     let args: Vec<CString> = std::env::args_os().map(c_string).collect();
     let env: Vec<CString> = std::env::vars_os()
         .map(|(key, value)| {
@@ -64,50 +70,6 @@ pub fn run_from_read_only_mount() -> Result<(), Errno> {
     unreachable!("execveat returns only on error")
 }
 // ANCHOR_END: run_from_read_only_mount
-
-/// `open_tree(PATH, OPEN_TREE_CLONE)`: a new bind mount of `path`, attached
-/// nowhere; the descriptor is all there is of it.
-fn detached_copy_of_mount(path: &CStr) -> Result<OwnedFd, Errno> {
-    let flags = nix::libc::OPEN_TREE_CLONE | nix::libc::OPEN_TREE_CLOEXEC;
-    // SAFETY: open_tree(2) reads a NUL-terminated path and returns a new
-    // descriptor, or -1; no memory of ours is written.
-    let fd = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_open_tree,
-            nix::libc::AT_FDCWD,
-            path.as_ptr(),
-            flags,
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel just gave us this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// `mount_setattr(FD, "", AT_EMPTY_PATH, {attr_set: MOUNT_ATTR_RDONLY})`: the
-/// mount the descriptor holds becomes read-only.
-fn make_read_only(mount: &OwnedFd) -> Result<(), Errno> {
-    let attr = nix::libc::mount_attr {
-        attr_set: nix::libc::MOUNT_ATTR_RDONLY,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    // SAFETY: mount_setattr(2) reads `attr` (its size given) and an empty path.
-    let done = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_mount_setattr,
-            mount.as_raw_fd(),
-            c"".as_ptr(),
-            nix::libc::AT_EMPTY_PATH,
-            &attr as *const nix::libc::mount_attr,
-            std::mem::size_of::<nix::libc::mount_attr>(),
-        )
-    };
-    Errno::result(done).map(drop)
-}
 
 fn c_string(text: std::ffi::OsString) -> CString {
     use std::os::unix::ffi::OsStringExt;

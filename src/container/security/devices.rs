@@ -28,22 +28,10 @@
 //! everything, and devices open as in docker).
 
 use super::in_root;
+use crate::container::mount_api;
 use nix::errno::Errno;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::Path;
-
-/// `mount_attr`, as `mount_setattr(2)` takes it (the libc crate does not have it
-/// yet): the flags to set, the flags to clear, and two fields we leave at 0.
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-/// `MOUNT_ATTR_NODEV`, from `<linux/mount.h>`.
-const MOUNT_ATTR_NODEV: u64 = 0x4;
 
 // ANCHOR: forbid_devices
 /// Runs in the child: `nodev` on the mount at `target` (resolved inside `root`)
@@ -53,25 +41,6 @@ const MOUNT_ATTR_NODEV: u64 = 0x4;
 /// brings the host's `/dev`).
 pub fn forbid_devices(root: Option<&Path>, target: &Path) -> nix::Result<()> {
     let point = in_root::existing(root, target)?.ok_or(Errno::ENOENT)?;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_NODEV,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let flags = nix::libc::AT_EMPTY_PATH | nix::libc::AT_RECURSIVE;
-    // SAFETY: the path is a valid C string, `attr` lives across the call, and
-    // its size is passed with it, as mount_setattr(2) asks.
-    let result = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_mount_setattr,
-            point.fd.as_raw_fd(),
-            c"".as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    Errno::result(result).map(drop)
+    mount_api::set_mount_attributes(point.fd.as_fd(), mount_api::NODEV, None, true)
 }
 // ANCHOR_END: forbid_devices
