@@ -17,6 +17,10 @@
 //! - [`devices`]: only the devices bound in can be opened;
 //! - [`binary`]: the runtime's own binary, out of the containers' reach;
 //! - [`files`]: no descriptor of the host's survives into the container.
+//!
+//! And root inside can be nobody outside (`--userns=auto`): [`super::id_slices`]
+//! hands out ranges of host ids, and [`super::idmap`] shows the image through
+//! idmapped mounts ([`super::shifted_copy`] where a filesystem cannot).
 
 pub mod binary;
 pub mod capabilities;
