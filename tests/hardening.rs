@@ -152,6 +152,92 @@ fn with_host_root_on_fd_7(mut command: std::process::Command) -> String {
     run.stdout.trim().to_string()
 }
 
+/// The classic chroot escape, by root in a default container (it keeps
+/// CAP_SYS_CHROOT, as docker's): after pivot_root it climbs to the container's
+/// own `/` and no further. The host's `/` has no `/probe`; the container's does.
+#[rstest]
+fn climbing_out_of_a_chroot_ends_at_the_containers_root(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let volumes = probe_volumes();
+    let mut args = vec!["run", "--rm", "--network", "none"];
+    args.extend(volumes.iter().map(String::as_str));
+    args.extend(["/probe", "escape-chroot"]);
+    let names = nsbox.ok(&args);
+    let names: Vec<&str> = names.lines().collect();
+    assert!(
+        names.contains(&"probe") && names.contains(&".escape"),
+        "{names:?}"
+    );
+    assert!(!Path::new("/probe").exists() && !Path::new("/.escape").exists());
+}
+
+/// Root in a default container cannot raise its own limits: its cgroup folder is
+/// there read-only. The limit, read on the host, is still the one asked for.
+#[rstest]
+fn the_container_cannot_raise_its_own_limits(_host_exclusive: HostGuard) {
+    let nsbox = Nsbox::new();
+    let id = nsbox.ok(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "--memory",
+        "64M",
+        "sleep",
+        "60",
+    ]);
+    let held = nsbox.holdings(&id);
+    // v2: memory.max; v1: the memory controller's limit_in_bytes.
+    let files = ["memory.max", "memory.limit_in_bytes"];
+    let limit_file = held
+        .cgroups
+        .iter()
+        .flat_map(|dir| files.iter().map(move |f| dir.join(f)))
+        .find(|path| path.exists())
+        .expect("the container's memory limit on the host");
+    let raise = "for f in /sys/fs/cgroup/memory.max \
+                 /sys/fs/cgroup/memory/memory.limit_in_bytes; do \
+                 [ -e $f ] && echo 1073741824 > $f; done; true";
+    let out = nsbox.run(&["exec", &id, "sh", "-c", raise]);
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    let limit = std::fs::read_to_string(&limit_file).unwrap();
+    assert_eq!(limit.trim(), "67108864");
+    nsbox.ok(&["rm", "-f", &id]);
+    nsbox.check_gone(&[held]);
+}
+
+/// podman's own seccomp profile (Docker's JSON format, installed with skopeo's
+/// containers-common) is read and applied: a profile we did not write.
+#[rstest]
+fn podmans_seccomp_profile_is_understood(_host_exclusive: HostGuard) {
+    let profile = "/usr/share/containers/seccomp.json";
+    assert!(
+        Path::new(profile).exists(),
+        "{profile} is missing: sudo apt-get install golang-github-containers-common \
+         (scripts/provision.sh installs it with skopeo)"
+    );
+    let nsbox = Nsbox::new();
+    let option = format!("seccomp={profile}");
+    let status = nsbox.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--security-opt",
+        &option,
+        "busybox",
+        "sh",
+        "-c",
+        "grep Seccomp: /proc/self/status; unshare -U true 2>&1",
+    ]);
+    assert!(status.starts_with("Seccomp:\t2"), "{status}");
+    assert!(status.contains("Operation not permitted"), "{status}");
+}
+
 // ---------------------------------------------------------------------------------
 // Transcripts for chapter 10: the commands as the reader types them.
 

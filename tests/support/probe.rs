@@ -22,6 +22,9 @@
 //!   mount that file was opened through: `caught: on a read-only mount` or
 //!   `caught: on a writable mount` (nothing is ever written); or `nothing caught`
 //!   after SECONDS
+//! - `escape-chroot`: the classic way out of a chroot (mkdir, chroot into it, climb
+//!   with `..` 64 times, chroot where it ends), then print the names in `/`, one a
+//!   line, sorted
 //! - `open PATH read|write`: open PATH (O_RDONLY or O_WRONLY) and close it without
 //!   reading or writing; print `opened` or the errno's name (`EROFS`, `EACCES`)
 //! - `read-count PATH`: read PATH (64 KiB at most); print how many bytes, or the
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         ["mq-unlink", name] => mq_remove(name),
         ["fds"] => open_fds(),
         ["catch-exe", seconds] => catch_exe(seconds),
+        ["escape-chroot"] => escape_chroot(),
         ["hog", mib] => hog(mib),
         ["forks", count] => forks(count),
         ["spin", seconds] => spin(seconds),
@@ -451,4 +455,29 @@ fn try_syscall(name: &str) -> Result<String, String> {
         }
     };
     Ok(answer(result))
+}
+
+/// `escape-chroot`: CAP_SYS_CHROOT's classic escape; what `/` holds where it ends.
+fn escape_chroot() -> Result<String, String> {
+    fn failed(what: &'static str) -> impl Fn(Errno) -> String {
+        move |e| format!("{what}: {e}")
+    }
+    match std::fs::create_dir("/.escape") {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(format!("mkdir /.escape: {e}"));
+        }
+        _ => {}
+    }
+    nix::unistd::chroot("/.escape").map_err(failed("chroot /.escape"))?;
+    for _ in 0..64 {
+        nix::unistd::chdir("..").map_err(failed("cd .."))?;
+    }
+    nix::unistd::chroot(".").map_err(failed("chroot ."))?;
+    let mut names: Vec<String> = std::fs::read_dir("/")
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names.join("\n"))
 }
