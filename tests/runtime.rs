@@ -21,15 +21,6 @@ fn namespace(pid: &str, kind: &str) -> String {
         .to_string()
 }
 
-/// A free TCP port on the host's loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// run -d, ps, exec, logs, stop, ps -a, rm: the lifecycle, each step checked in
 /// the kernel.
 #[rstest]
@@ -275,27 +266,6 @@ fn a_published_port_answers_on_loopback(_host_exclusive: HostGuard) {
     assert!(answer.ends_with(&format!("\r\n\r\n{id}\n")), "{answer}");
     nsbox.ok(&["rm", "-f", &id]);
     nsbox.check_gone(&[held]);
-}
-
-/// `GET PATH` on 127.0.0.1:PORT, retried while the server starts.
-fn fetch(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt =
-            std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-                s.set_read_timeout(Some(Duration::from_secs(5)))?;
-                write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
-                let mut text = String::new();
-                s.read_to_string(&mut text)?;
-                Ok(text)
-            });
-        match attempt {
-            Ok(text) if !text.is_empty() => return text,
-            _ if Instant::now() > deadline => panic!("nothing answered on {port}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 /// -v brings a host folder in (read-only with :ro); --rm leaves nothing; -e, -w and

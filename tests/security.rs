@@ -12,19 +12,9 @@ mod common;
 use common::*;
 use rstest::rstest;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 /// Docker's default capabilities, as /proc/PID/status shows them.
 const DOCKER_DEFAULT: u64 = 0xa80425fb;
-
-/// A free TCP port on the host's loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// `nsbox run …` with `-v` options that let the probe run in the busybox image:
 /// the host's libraries and the probe itself, read-only (`args` starts with
@@ -454,25 +444,4 @@ fn an_ordinary_workload_still_runs(_host_exclusive: HostGuard) {
     assert!(answer.ends_with(&format!("\r\n\r\n{id}\n")), "{answer}");
     nsbox.ok(&["rm", "-f", &id]);
     nsbox.check_gone(&[held]);
-}
-
-/// `GET PATH` on 127.0.0.1:PORT, retried while the server starts.
-fn fetch(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt =
-            std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-                s.set_read_timeout(Some(Duration::from_secs(5)))?;
-                write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
-                let mut text = String::new();
-                s.read_to_string(&mut text)?;
-                Ok(text)
-            });
-        match attempt {
-            Ok(text) if !text.is_empty() => return text,
-            _ if Instant::now() > deadline => panic!("nothing answered on {port}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }

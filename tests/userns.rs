@@ -12,7 +12,6 @@ use rstest::rstest;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 /// The pools the tests give nsbox: 4 slices each, uids and gids apart so that a
 /// mix-up shows.
@@ -392,27 +391,6 @@ fn the_default_workload_runs_remapped(_host_exclusive: HostGuard) {
     assert!(answer.ends_with(&format!("\r\n\r\n{id}\n")), "{answer}");
     nsbox.ok(&["rm", "-f", &id]);
     nsbox.check_gone(&[pid]);
-}
-
-/// `GET PATH` on 127.0.0.1:PORT, retried while the server starts.
-fn fetch(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let attempt =
-            std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
-                s.set_read_timeout(Some(Duration::from_secs(5)))?;
-                write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
-                let mut text = String::new();
-                s.read_to_string(&mut text)?;
-                Ok(text)
-            });
-        match attempt {
-            Ok(text) if !text.is_empty() => return text,
-            _ if Instant::now() > deadline => panic!("nothing answered on {port}"),
-            _ => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
 }
 
 /// Images on a filesystem that cannot be idmapped (overlayfs: `mount_setattr`

@@ -313,3 +313,24 @@ pub fn probe_volumes() -> Vec<String> {
     }
     args
 }
+
+/// `GET PATH` on 127.0.0.1:PORT, retried while the server starts.
+pub fn fetch(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let attempt =
+            std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+                s.set_read_timeout(Some(Duration::from_secs(5)))?;
+                write!(s, "GET {path} HTTP/1.0\r\n\r\n")?;
+                let mut text = String::new();
+                s.read_to_string(&mut text)?;
+                Ok(text)
+            });
+        match attempt {
+            Ok(text) if !text.is_empty() => return text,
+            _ if Instant::now() > deadline => panic!("nothing answered on {port}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}

@@ -13,6 +13,7 @@ pub mod links;
 pub mod proc;
 pub mod process;
 pub mod registry;
+pub use registry::free_port;
 pub mod repository;
 pub mod run;
 pub mod running;
@@ -22,7 +23,7 @@ pub mod users;
 
 pub use binaries::bin;
 pub use engine::{
-    Holdings, Nsbox, Session, alive, parent_of, probe_volumes, wait_for,
+    Holdings, Nsbox, Session, alive, fetch, parent_of, probe_volumes, wait_for,
 };
 pub use host_guard::{HostGuard, host, host_exclusive};
 pub use links::{GONE_WITHIN, link_names, veths, wait_until_gone};
