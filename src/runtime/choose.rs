@@ -7,6 +7,7 @@
 
 use super::{Global, images};
 use crate::container::image::{self, Owner};
+use crate::container::security::in_root;
 use std::path::{Path, PathBuf};
 
 /// The name of the image built from the host's busybox.
@@ -139,12 +140,14 @@ pub fn user_in(layers: &[PathBuf], user: &str) -> Result<(u32, u32), String> {
 }
 // ANCHOR_END: user_in
 
-/// The file as the container will see it: from the highest layer that has it.
+/// The file as the container will see it: from the highest layer that has it,
+/// each layer read as a root of its own (a link in the image never leads to a
+/// file of the host's).
 fn top_file(layers: &[PathBuf], path: &str) -> String {
     layers
         .iter()
         .rev()
-        .find_map(|layer| std::fs::read_to_string(layer.join(path)).ok())
+        .find_map(|layer| in_root::read_to_string(layer, Path::new(path)).ok())
         .unwrap_or_default()
 }
 
@@ -168,4 +171,40 @@ fn lookup(file: &str, field: usize, uid: u32) -> Option<u32> {
             .then(|| fields.get(field + 1)?.parse().ok())
             .flatten()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder of its own under the system's temporary folder.
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir()
+            .join(format!("nsbox-choose-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn users_come_from_the_image_never_through_a_link_out_of_it() {
+        let dir = scratch("passwd");
+        let host_file = dir.join("host-passwd");
+        std::fs::write(&host_file, "ghost:x:4242:4343::/:/bin/sh\n").unwrap();
+        let layer = dir.join("layer");
+        std::fs::create_dir_all(layer.join("etc")).unwrap();
+        // An absolute link, and one that climbs: both stay in the layer.
+        std::os::unix::fs::symlink(&host_file, layer.join("etc/passwd")).unwrap();
+        let climbing = format!("../../../../../..{}", host_file.display());
+        std::os::unix::fs::symlink(&climbing, layer.join("etc/group")).unwrap();
+        let layers = [layer.clone()];
+        assert!(user_in(&layers, "ghost").is_err());
+        assert!(user_in(&layers, "0:ghost").is_err());
+        // The same line, in the image itself, is found.
+        std::fs::remove_file(layer.join("etc/passwd")).unwrap();
+        std::fs::write(layer.join("etc/passwd"), "ghost:x:4242:4343::/:/bin/sh\n")
+            .unwrap();
+        assert_eq!(user_in(&layers, "ghost"), Ok((4242, 4343)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -124,6 +124,14 @@ pub fn symlink(
     nix::unistd::symlinkat(points_to, &folder.fd, name)
 }
 
+/// Reads the file at `path` in the folder `root` (an image's layer) as a process
+/// whose `/` is `root` would: its links followed, never out of it. (An image's
+/// `/etc/passwd` may be a link to the host's `/etc/shadow`.)
+pub fn read_to_string(root: &Path, path: &Path) -> std::io::Result<String> {
+    let file = resolve(&open_root(root)?, path)?;
+    std::fs::read_to_string(fd_path(&file))
+}
+
 /// The root, as a handle every path inside is resolved from.
 fn open_root(root: &Path) -> nix::Result<OwnedFd> {
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
